@@ -1,0 +1,25 @@
+"""Options and helpers shared by every command."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ReportFormat(str, Enum):
+    """Formats for commands that report findings (lint, tune audit)."""
+
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    junit = "junit"
+
+
+FORMAT_OPTION = typer.Option(Format.text, "--format", help="Output format; json goes to stdout alone.")
+REPORT_FORMAT_OPTION = typer.Option(ReportFormat.text, "--format", help="Output format (text, json, sarif, junit).")

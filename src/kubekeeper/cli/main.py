@@ -1,0 +1,104 @@
+"""The `kubekeeper` entry point: builds the command tree and maps every error to one exit code.
+
+Each command group lives in its own module exposing `register(app)`; this module only wires them
+and owns the single error -> exit code table (kubekeeper.errors).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+
+import click
+import typer
+
+from kubekeeper import __version__
+from kubekeeper.errors import ExitCode, KubekeeperError, exit_code_for
+
+#: command modules, each with `register(app: typer.Typer) -> None`
+COMMAND_MODULES = (
+    "tune",
+    "lint",
+    "etcd",
+    "repo",
+    "backup",
+    "restore",
+    "snapshots",
+    "verify",
+    "deploy",
+    "config",
+    "demo",
+)
+
+app = typer.Typer(
+    name="kubekeeper",
+    help="Tune, audit, back up and restore large Kubernetes clusters.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kubekeeper {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging on stderr (-vv for debug)."),
+) -> None:
+    """Tune, audit, back up and restore large Kubernetes clusters.
+
+    Exit codes: 0 success, 1 findings or verification failed, 2 bad usage or input, 3 operation failed.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="kubekeeper: %(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def build() -> typer.Typer:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"kubekeeper.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"kubekeeper.cli.{name}":
+                continue  # command group not built yet
+            raise
+        module.register(app)
+    return app
+
+
+def _fail(message: str, code: ExitCode) -> None:
+    sys.stderr.write(f"kubekeeper: error: {message}\n")
+    sys.stderr.flush()
+    sys.exit(int(code))
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry: one line on stderr and the contract's exit code for every failure."""
+    command = typer.main.get_command(build())
+    try:
+        result = command.main(args=argv, prog_name="kubekeeper", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _fail("aborted", ExitCode.OPERATION_FAILED)
+    except click.ClickException as exc:  # usage errors: unknown option, bad value, missing argument
+        hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+        _fail(exc.format_message().replace("\n", " ") + hint, ExitCode.BAD_INPUT)
+    except KubekeeperError as exc:
+        _fail(exc.message, exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", ExitCode.OPERATION_FAILED)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # a bug: still one line, the traceback only with KUBEKEEPER_DEBUG=1
+        if os.environ.get("KUBEKEEPER_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (set KUBEKEEPER_DEBUG=1 for a traceback)", exit_code_for(exc))
+    sys.exit(result if isinstance(result, int) else 0)

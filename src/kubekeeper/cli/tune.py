@@ -1,0 +1,54 @@
+"""`kubekeeper tune ...`: plan (and later audit/apply)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from kubekeeper.cli.common import FORMAT_OPTION, Format
+from kubekeeper.report.console import print_json
+from kubekeeper.report.plan import show_plan
+from kubekeeper.tune.plan import PlanRequest, make_plan
+from kubekeeper.tune.render import render_all, write_artifacts
+
+tune_app = typer.Typer(help="Compute, audit and apply the settings a cluster of N nodes needs.", no_args_is_help=True)
+
+
+@tune_app.command("plan")
+def plan_command(
+    nodes: int = typer.Option(..., "--nodes", "-n", help="Number of nodes the cluster has or will have."),
+    k8s_version: str = typer.Option(None, "--k8s-version", help="Kubernetes MAJOR.MINOR (default: newest the catalogue knows)."),
+    runtime: str = typer.Option("containerd", "--runtime", help="Container runtime: containerd or docker."),
+    containerd_version: str = typer.Option(None, "--containerd-version", help="containerd MAJOR.MINOR; 1.x writes config v2, 2.x config v3 (default: newest known)."),
+    cri_dockerd: bool = typer.Option(False, "--cri-dockerd", help="docker on Kubernetes >= 1.24 through cri-dockerd."),
+    events_etcd_servers: str = typer.Option(None, "--events-etcd-servers", help="URLs of a separate etcd for events (renders --etcd-servers-overrides)."),
+    output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Write ready-to-use config artifacts here."),
+    output_format: Format = FORMAT_OPTION,
+) -> None:
+    """Evaluate the settings catalogue for a cluster size and Kubernetes version.
+
+    Example: kubekeeper tune plan --nodes 3000 --k8s-version 1.30 --output-dir ./tuning
+    """
+    plan = make_plan(
+        PlanRequest(
+            nodes=nodes,
+            k8s_version=k8s_version,
+            runtime=runtime,
+            containerd_version=containerd_version,
+            cri_dockerd=cri_dockerd,
+            events_etcd_servers=events_etcd_servers,
+        )
+    )
+    written = write_artifacts(render_all(plan), output_dir) if output_dir else None
+    if output_format is Format.json:
+        document = plan.as_json()
+        if written:
+            document["artifacts"] = [str(p) for p in written]
+        print_json(document)
+    else:
+        show_plan(plan, written)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tune_app, name="tune")

@@ -1,0 +1,147 @@
+"""The only place that runs subprocesses.
+
+Why one module: argv is logged with secrets masked, timeouts and exit codes are handled the same way
+everywhere, `--dry-run` is honoured in one spot, and secrets travel only through the child's
+environment or stdin, never argv.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from kubekeeper.errors import CommandFailed, CommandNotFound
+
+log = logging.getLogger(__name__)
+
+#: environment variables whose values are never logged or shown
+SECRET_ENV_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CREDENTIAL")
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A child process to run: argv plus extra environment (secrets belong here, not in argv)."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    timeout: float | None = None
+    secrets: tuple[str, ...] = ()  # literal values to mask if they ever show up in output
+
+
+def is_secret_env(name: str) -> bool:
+    upper = name.upper()
+    return any(marker in upper for marker in SECRET_ENV_MARKERS)
+
+
+def mask(text: str, secrets: Sequence[str] = ()) -> str:
+    """Replace every known secret value in text; used for logs and error messages."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def describe(command: Command) -> str:
+    """A loggable rendering of the command: argv (masked) and env names (values of secrets masked)."""
+    env_part = " ".join(
+        f"{k}={MASK if is_secret_env(k) else v}" for k, v in sorted(command.env.items())
+    )
+    argv_part = mask(" ".join(command.argv), command.secrets)
+    return f"{env_part} {argv_part}".strip()
+
+
+def require(executable: str) -> str:
+    """The absolute path of an executable, or CommandNotFound naming it."""
+    found = shutil.which(executable)
+    if not found:
+        raise CommandNotFound(f"{executable} is not installed or not on PATH")
+    return found
+
+
+def _child_env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    return env
+
+
+def run(
+    command: Command,
+    *,
+    check: bool = True,
+    stdin: bytes | IO[bytes] | None = None,
+    dry_run: bool = False,
+) -> Result:
+    """Run to completion and capture output. Raises CommandFailed (masked stderr) on non-zero exit."""
+    log.debug("run: %s", describe(command))
+    if dry_run:
+        log.info("dry-run: %s", describe(command))
+        return Result(command.argv, 0, b"", b"")
+    input_bytes = stdin if isinstance(stdin, bytes) else None
+    stdin_file = None if isinstance(stdin, bytes) or stdin is None else stdin
+    try:
+        proc = subprocess.run(
+            list(command.argv),
+            input=input_bytes,
+            stdin=stdin_file if stdin_file is not None else (None if input_bytes else subprocess.DEVNULL),
+            capture_output=True,
+            env=_child_env(command.env),
+            cwd=command.cwd,
+            timeout=command.timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise CommandNotFound(f"{command.argv[0]} is not installed or not on PATH") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise CommandFailed(
+            f"{Path(command.argv[0]).name} timed out after {command.timeout:g}s",
+            returncode=-1,
+        ) from exc
+    result = Result(command.argv, proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        raise failure(command, proc.returncode, proc.stderr)
+    return result
+
+
+def failure(command: Command, returncode: int, stderr: bytes) -> CommandFailed:
+    """A CommandFailed whose message is the last meaningful stderr line, masked."""
+    text = mask(stderr.decode("utf-8", "replace"), command.secrets)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    last = lines[-1] if lines else "no error output"
+    name = Path(command.argv[0]).name
+    return CommandFailed(f"{name} exited {returncode}: {last}", returncode=returncode, stderr=text)
+
+
+def popen(command: Command, *, stdin: int | IO[bytes] | None = None, stdout: int | IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """Start a streaming child (e.g. `restic backup --stdin`); the caller waits and checks it."""
+    log.debug("start: %s", describe(command))
+    try:
+        return subprocess.Popen(
+            list(command.argv),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            env=_child_env(command.env),
+            cwd=command.cwd,
+        )
+    except FileNotFoundError as exc:
+        raise CommandNotFound(f"{command.argv[0]} is not installed or not on PATH") from exc

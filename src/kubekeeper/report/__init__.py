@@ -1,0 +1,1 @@
+"""Rendering results for people (rich text) and machines (JSON, Prometheus textfile)."""

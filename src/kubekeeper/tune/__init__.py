@@ -1,0 +1,1 @@
+"""Tuning for scale: plan (evaluate the catalogue), render (config artifacts), and later probe/audit/apply."""

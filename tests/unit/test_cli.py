@@ -1,0 +1,68 @@
+"""The command-line contract: version, help, JSON purity, one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kubekeeper import __version__
+
+
+def test_version(cli) -> None:
+    result = cli("--version")
+    assert result.code == 0
+    assert result.out.strip() == f"kubekeeper {__version__}"
+
+
+def test_python_dash_m_entry() -> None:
+    proc = subprocess.run([sys.executable, "-m", "kubekeeper", "--version"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and "kubekeeper" in proc.stdout
+
+
+@pytest.mark.parametrize("args", [("--help",), ("tune", "--help"), ("tune", "plan", "--help"), ("demo", "--help")])
+def test_help_everywhere(cli, args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.code == 0
+    assert "Usage" in result.out
+
+
+def test_plan_json_is_pure_and_shaped(cli) -> None:
+    result = cli("tune", "plan", "--nodes", "1000", "--k8s-version", "1.30", "--format", "json")
+    assert result.code == 0
+    doc = json.loads(result.out)
+    assert doc["nodes"] == 1000 and doc["k8s_version"] == "1.30"
+    for setting in doc["settings"]:
+        assert {"id", "component", "key", "value", "rationale", "source"} <= setting.keys()
+    assert isinstance(doc["warnings"], list)
+
+
+def test_plan_text_report(cli, tmp_path) -> None:
+    result = cli("tune", "plan", "--nodes", "3000", "--output-dir", str(tmp_path))
+    assert result.code == 0
+    assert "--max-requests-inflight = 1500" in result.out
+    assert (tmp_path / "sysctl.d" / "90-kubekeeper.conf").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("tune", "plan", "--nodes", "0"),
+        ("tune", "plan", "--nodes", "abc"),
+        ("tune", "plan", "--nodes", "5", "--k8s-version", "2.1"),
+        ("tune", "plan", "--nodes", "5", "--runtime", "rkt"),
+        ("tune", "plan", "--nodes", "5", "--k8s-version", "1.30", "--runtime", "docker"),
+        ("tune", "plan"),
+        ("tune", "plan", "--nodes", "5", "--no-such-flag"),
+        ("no-such-command",),
+    ],
+)
+def test_bad_usage_is_one_line_exit_2(cli, args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.code == 2, result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kubekeeper: error: "), result.err
+    assert "Traceback" not in result.err
+    assert result.out == ""
