@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -145,3 +145,83 @@ def popen(command: Command, *, stdin: int | IO[bytes] | None = None, stdout: int
         )
     except FileNotFoundError as exc:
         raise CommandNotFound(f"{command.argv[0]} is not installed or not on PATH") from exc
+
+
+def feed(
+    command: Command,
+    chunks: Iterable[bytes],
+    *,
+    keep_stdout_lines: int = 50,
+) -> Result:
+    """Stream chunks into a child's stdin while draining its stdout/stderr (no deadlock, flat memory).
+
+    Returns the last `keep_stdout_lines` stdout lines (enough for restic's JSON summary). If the
+    producer raises, the child is killed so a half-written stream is never committed as good.
+    """
+    import collections
+    import threading
+
+    proc = popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    tail: collections.deque[bytes] = collections.deque(maxlen=keep_stdout_lines)
+    errors = bytearray()
+
+    def drain_stdout() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(line)
+
+    def drain_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if len(errors) < 1 << 20:
+                errors.extend(line)
+
+    threads = [threading.Thread(target=drain_stdout, daemon=True), threading.Thread(target=drain_stderr, daemon=True)]
+    for thread in threads:
+        thread.start()
+    assert proc.stdin is not None
+    try:
+        for chunk in chunks:
+            proc.stdin.write(chunk)
+        proc.stdin.close()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        for thread in threads:
+            thread.join(timeout=5)
+        raise
+    returncode = proc.wait(timeout=command.timeout)
+    for thread in threads:
+        thread.join(timeout=30)
+    result = Result(command.argv, returncode, b"".join(tail), bytes(errors))
+    if returncode != 0:
+        raise failure(command, returncode, bytes(errors))
+    return result
+
+
+def drain_to(command: Command, out: IO[bytes], chunk_size: int = 1 << 20) -> Result:
+    """Run a child and copy its stdout into `out` in chunks (e.g. `restic dump`), memory flat."""
+    import threading
+
+    proc = popen(command, stdout=subprocess.PIPE)
+    errors = bytearray()
+
+    def drain_stderr() -> None:
+        assert proc.stderr is not None
+        errors.extend(proc.stderr.read())
+
+    thread = threading.Thread(target=drain_stderr, daemon=True)
+    thread.start()
+    assert proc.stdout is not None
+    try:
+        while chunk := proc.stdout.read(chunk_size):
+            out.write(chunk)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    returncode = proc.wait(timeout=command.timeout)
+    thread.join(timeout=30)
+    if returncode != 0:
+        raise failure(command, returncode, bytes(errors))
+    return Result(command.argv, returncode, b"", bytes(errors))

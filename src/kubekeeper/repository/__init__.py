@@ -1,0 +1,32 @@
+"""restic-backed repositories: selection (spec), argv builders (commands), JSON parsing and error
+mapping (messages), version gates (features), and the adapter (restic.Repository)."""
+
+from kubekeeper.repository.commands import Retention
+from kubekeeper.repository.messages import (
+    BackendUnreachable,
+    BackupSummary,
+    RepositoryError,
+    RepositoryLocked,
+    RepositoryNotFound,
+    Snapshot,
+    WrongPassword,
+)
+from kubekeeper.repository.restic import Repository
+from kubekeeper.repository.spec import RepoSpec
+from kubekeeper.repository.tags import details_of, selection, snapshot_tags
+
+__all__ = [
+    "BackendUnreachable",
+    "BackupSummary",
+    "RepoSpec",
+    "Repository",
+    "RepositoryError",
+    "RepositoryLocked",
+    "RepositoryNotFound",
+    "Retention",
+    "Snapshot",
+    "WrongPassword",
+    "details_of",
+    "selection",
+    "snapshot_tags",
+]

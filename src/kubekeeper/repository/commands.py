@@ -1,0 +1,123 @@
+"""Pure argv builders for restic: no I/O, so every command line is unit-testable.
+
+Repository and password never appear here; they travel in the environment (see spec.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+RESTIC = "restic"
+
+
+def _tag_args(tags: Sequence[str]) -> list[str]:
+    return ["--tag", ",".join(tags)] if tags else []
+
+
+def version_argv() -> tuple[str, ...]:
+    return (RESTIC, "version")
+
+
+def init_argv() -> tuple[str, ...]:
+    return (RESTIC, "init", "--json")
+
+
+def cat_config_argv() -> tuple[str, ...]:
+    return (RESTIC, "cat", "config", "--no-lock")
+
+
+def backup_paths_argv(
+    paths: Sequence[Path],
+    tags: Sequence[str],
+    *,
+    host: str | None = None,
+    excludes: Sequence[str] = (),
+    parent: str | None = None,
+) -> tuple[str, ...]:
+    argv = [RESTIC, "backup", "--json", *_tag_args(tags)]
+    if host:
+        argv += ["--host", host]
+    for pattern in excludes:
+        argv += ["--exclude", pattern]
+    if parent:
+        argv += ["--parent", parent]
+    argv += ["--", *(str(p) for p in paths)]
+    return tuple(argv)
+
+
+def backup_stdin_argv(filename: str, tags: Sequence[str], *, host: str | None = None) -> tuple[str, ...]:
+    argv = [RESTIC, "backup", "--json", "--stdin", "--stdin-filename", filename, *_tag_args(tags)]
+    if host:
+        argv += ["--host", host]
+    return tuple(argv)
+
+
+def snapshots_argv(tags: Sequence[str] = ()) -> tuple[str, ...]:
+    return (RESTIC, "snapshots", "--json", "--no-lock", *_tag_args(tags))
+
+
+def ls_argv(snapshot_id: str) -> tuple[str, ...]:
+    return (RESTIC, "ls", "--json", "--no-lock", snapshot_id)
+
+
+def restore_argv(snapshot_id: str, target: Path, includes: Sequence[str] = (), *, delete: bool = False) -> tuple[str, ...]:
+    argv = [RESTIC, "restore", snapshot_id, "--target", str(target)]
+    for pattern in includes:
+        argv += ["--include", pattern]
+    if delete:
+        argv.append("--delete")
+    return tuple(argv)
+
+
+def dump_argv(snapshot_id: str, path: str) -> tuple[str, ...]:
+    return (RESTIC, "dump", "--no-lock", snapshot_id, path)
+
+
+def check_argv(read_data_subset: str | None = None) -> tuple[str, ...]:
+    argv = [RESTIC, "check"]
+    if read_data_subset:
+        argv += ["--read-data-subset", read_data_subset]
+    return tuple(argv)
+
+
+@dataclass(frozen=True)
+class Retention:
+    keep_last: int | None = None
+    keep_daily: int | None = None
+    keep_weekly: int | None = None
+    keep_monthly: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(v is None for v in (self.keep_last, self.keep_daily, self.keep_weekly, self.keep_monthly))
+
+    def args(self) -> list[str]:
+        pairs = [
+            ("--keep-last", self.keep_last),
+            ("--keep-daily", self.keep_daily),
+            ("--keep-weekly", self.keep_weekly),
+            ("--keep-monthly", self.keep_monthly),
+        ]
+        return [item for flag, value in pairs if value is not None for item in (flag, str(value))]
+
+
+def forget_argv(retention: Retention, tags: Sequence[str], *, prune: bool = True, dry_run: bool = False) -> tuple[str, ...]:
+    # group by tags too, so each kind/cluster (and each PVC) keeps its own history
+    argv = [RESTIC, "forget", "--json", "--group-by", "host,paths,tags", *_tag_args(tags), *retention.args()]
+    if prune:
+        argv.append("--prune")
+    if dry_run:
+        argv.append("--dry-run")
+    return tuple(argv)
+
+
+def copy_argv(snapshot_ids: Sequence[str] = (), tags: Sequence[str] = ()) -> tuple[str, ...]:
+    """`restic copy` into the repository in RESTIC_REPOSITORY from RESTIC_FROM_REPOSITORY."""
+    return (RESTIC, "copy", *_tag_args(tags), *snapshot_ids)
+
+
+def unlock_argv() -> tuple[str, ...]:
+    """Removes only stale locks (restic's default); kubekeeper never passes --remove-all."""
+    return (RESTIC, "unlock")

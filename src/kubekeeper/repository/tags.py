@@ -1,0 +1,49 @@
+"""How kubekeeper labels its restic snapshots, so plain `restic snapshots` can find them.
+
+Every snapshot carries `kubekeeper`, `kind:<etcd|registry|volume>` and `cluster:<name>`; details
+(revision, namespace, pvc, ...) are `key=value` tags, readable without fetching any data.
+restic splits tags on commas, so details must not contain one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from kubekeeper.errors import BadInput
+
+MARKER = "kubekeeper"
+KINDS = ("etcd", "registry", "volume")
+
+
+def snapshot_tags(kind: str, cluster: str, details: Mapping[str, object] | None = None) -> list[str]:
+    if kind not in KINDS:
+        raise BadInput(f"unknown snapshot kind {kind!r} (one of {', '.join(KINDS)})")
+    tags = [MARKER, f"kind:{kind}", f"cluster:{cluster}"]
+    for key, value in (details or {}).items():
+        text = f"{key}={value}"
+        if "," in text:
+            raise BadInput(f"snapshot detail {key} must not contain a comma: {value!r}")
+        tags.append(text)
+    return tags
+
+
+def selection(kind: str | None = None, cluster: str | None = None) -> list[str]:
+    """Tags that select kubekeeper snapshots (restic ANDs tags given in one --tag list)."""
+    tags = [MARKER]
+    if kind:
+        tags.append(f"kind:{kind}")
+    if cluster:
+        tags.append(f"cluster:{cluster}")
+    return tags
+
+
+def kind_of(tags: Iterable[str]) -> str | None:
+    return next((t.split(":", 1)[1] for t in tags if t.startswith("kind:")), None)
+
+
+def cluster_of(tags: Iterable[str]) -> str | None:
+    return next((t.split(":", 1)[1] for t in tags if t.startswith("cluster:")), None)
+
+
+def details_of(tags: Iterable[str]) -> dict[str, str]:
+    return dict(t.split("=", 1) for t in tags if "=" in t)
