@@ -23,8 +23,10 @@ COMMAND_MODULES = (
     "lint",
     "etcd",
     "repo",
-    "backup",
-    "restore",
+    "groups",  # backup / restore groups; the three modules below add their commands to them
+    "etcd_backup",
+    "registry",
+    "volume",
     "snapshots",
     "verify",
     "deploy",
