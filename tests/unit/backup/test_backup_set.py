@@ -1,0 +1,40 @@
+"""`backup all` orchestration: one failing part does not stop the others, and the report says so."""
+
+from __future__ import annotations
+
+from kubekeeper.backup.backup_set import PartOutcome, SetReport, new_set_id, run_part
+from kubekeeper.errors import OperationFailed
+
+
+def test_failed_part_is_reported_and_others_still_run() -> None:
+    calls: list[str] = []
+
+    def good(set_id: str) -> PartOutcome:
+        calls.append(set_id)
+        return PartOutcome(snapshots=["abc"], bytes_added=42)
+
+    def broken(set_id: str) -> PartOutcome:
+        raise OperationFailed("registry unreachable: connection refused")
+
+    set_id = new_set_id()
+    report = SetReport(set_id=set_id, cluster="c", started="now")
+    report.parts = [run_part("registry", broken, set_id), run_part("etcd", good, set_id)]
+    assert calls == [set_id]
+    assert not report.ok
+    failed = report.parts[0]
+    assert failed.error == "registry unreachable: connection refused" and failed.snapshots == []
+    assert report.parts[1].ok and report.parts[1].bytes_added == 42
+
+
+def test_unexpected_exception_in_a_part_is_contained() -> None:
+    def buggy(set_id: str) -> PartOutcome:
+        raise ZeroDivisionError("oops")
+
+    result = run_part("volume", buggy, "s")
+    assert not result.ok and "ZeroDivisionError" in (result.error or "")
+
+
+def test_set_ids_are_unique_and_sortable() -> None:
+    ids = {new_set_id() for _ in range(50)}
+    assert len(ids) == 50
+    assert all(len(i.split("-")[0]) == 16 for i in ids)
