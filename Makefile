@@ -43,7 +43,8 @@ test-e2e: setup
 
 bench: setup
 	$(PY) -m pip install -q -e '.[test,bench]'
+	test -x .venv-peers/bin/checkov || ($(PYTHON) -m venv .venv-peers && .venv-peers/bin/pip install -q checkov)
 	set -e; for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .venv-peers build *.egg-info src/*.egg-info

@@ -6,9 +6,14 @@ from pathlib import Path
 
 import typer
 
-from kubekeeper.cli.common import FORMAT_OPTION, Format
+from kubekeeper.cli.common import FORMAT_OPTION, REPORT_FORMAT_OPTION, Format, ReportFormat
+from kubekeeper.errors import ExitCode
+from kubekeeper.report.apply import apply_text
+from kubekeeper.report.audit import audit_junit, audit_sarif, audit_text
 from kubekeeper.report.console import print_json
 from kubekeeper.report.plan import show_plan
+from kubekeeper.tune.apply import apply
+from kubekeeper.tune.audit import audit
 from kubekeeper.tune.plan import PlanRequest, make_plan
 from kubekeeper.tune.render import render_all, write_artifacts
 
@@ -48,6 +53,52 @@ def plan_command(
         print_json(document)
     else:
         show_plan(plan, written)
+
+
+ROOT_OPTION = typer.Option(Path("/"), "--root", help="The node's filesystem root (a copied node tree works too).")
+NODES_OPTION = typer.Option(None, "--nodes", "-n", help="Number of nodes in the cluster (cannot be read from a node).")
+VERSION_OPTION = typer.Option(None, "--k8s-version", help="Kubernetes MAJOR.MINOR (default: from the static-pod image tags).")
+
+
+@tune_app.command("audit")
+def audit_command(
+    root: Path = ROOT_OPTION,
+    nodes: int = NODES_OPTION,
+    k8s_version: str = VERSION_OPTION,
+    output_format: ReportFormat = REPORT_FORMAT_OPTION,
+) -> None:
+    """Compare a node's sysctls, runtime, kubelet and static pods with the plan; changes nothing.
+
+    Exit 0 with no findings, 1 with findings. Example: kubekeeper tune audit --nodes 3000 --format sarif
+    """
+    report = audit(root, nodes, k8s_version)
+    if output_format is ReportFormat.json:
+        print_json(report.as_json())
+    else:
+        render = {ReportFormat.sarif: audit_sarif, ReportFormat.junit: audit_junit}.get(output_format, audit_text)
+        typer.echo(render(report), nl=False)
+    if report.findings:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@tune_app.command("apply")
+def apply_command(
+    root: Path = ROOT_OPTION,
+    nodes: int = NODES_OPTION,
+    k8s_version: str = VERSION_OPTION,
+    only: str = typer.Option(None, "--only", help="Comma-separated groups: sysctl,runtime,kubelet,control-plane (default: all)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print a unified diff per file and change nothing."),
+    output_format: Format = FORMAT_OPTION,
+) -> None:
+    """Write the plan onto the node: backed up, atomic, idempotent; never restarts services.
+
+    Example: kubekeeper tune apply --nodes 1000 --only sysctl,runtime --dry-run
+    """
+    result = apply(root, nodes, k8s_version, only, dry_run)
+    if output_format is Format.json:
+        print_json(result.as_json())
+    else:
+        typer.echo(apply_text(result), nl=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -82,6 +82,8 @@ class Setting(_Strict):
     needs: str | None = None
     legacy_flag: str | None = None
     runtime: Literal["containerd", "docker"] | None = None
+    default: Scalar | None = None  # upstream default when the key is unset (audit: unset == default)
+    removed_values: dict[str, str] | None = None  # value -> first k8s version that rejects it
     rationale: str
     source: str
 
@@ -102,8 +104,21 @@ class Setting(_Strict):
         return None
 
 
+class ComponentInfo(_Strict):
+    """Where a component's settings live on a node and what must restart to pick them up."""
+
+    group: Literal["sysctl", "runtime", "kubelet", "control-plane", "cluster"]
+    files: list[str] = []  # paths relative to the node root, first is the one `tune apply` writes
+    restart: str | None = None  # systemd service to restart after a change (never done by kubekeeper)
+    restart_note: str | None = None  # why no restart is needed, or what else to do
+    backup_dir: str | None = None  # backups go here instead of beside the file (static-pod dirs)
+    auditable: bool = True
+    not_auditable_reason: str | None = None
+
+
 class Catalogue(_Strict):
     settings: list[Setting]
+    components: dict[str, ComponentInfo] = {}
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Catalogue:

@@ -62,12 +62,16 @@ def ls_argv(snapshot_id: str) -> tuple[str, ...]:
     return (RESTIC, "ls", "--json", "--no-lock", snapshot_id)
 
 
-def restore_argv(snapshot_id: str, target: Path, includes: Sequence[str] = (), *, delete: bool = False) -> tuple[str, ...]:
+def restore_argv(
+    snapshot_id: str, target: Path, includes: Sequence[str] = (), *, delete: bool = False, verify: bool = False
+) -> tuple[str, ...]:
     argv = [RESTIC, "restore", snapshot_id, "--target", str(target)]
     for pattern in includes:
         argv += ["--include", pattern]
     if delete:
         argv.append("--delete")
+    if verify:  # re-read restored files and check them against the snapshot's content hashes
+        argv.append("--verify")
     return tuple(argv)
 
 
@@ -104,13 +108,19 @@ class Retention:
 
 
 def forget_argv(retention: Retention, tags: Sequence[str], *, prune: bool = True, dry_run: bool = False) -> tuple[str, ...]:
-    # group by tags too, so each kind/cluster (and each PVC) keeps its own history
-    argv = [RESTIC, "forget", "--json", "--group-by", "host,paths,tags", *_tag_args(tags), *retention.args()]
+    # not grouped by tags: detail tags (revision=...) differ on every snapshot and would make each
+    # its own group, so nothing would ever be forgotten. Repository.forget runs this once per
+    # kind/cluster instead; host and paths keep each source (each PVC) apart within it.
+    argv = [RESTIC, "forget", "--json", "--group-by", "host,paths", *_tag_args(tags), *retention.args()]
     if prune:
         argv.append("--prune")
     if dry_run:
         argv.append("--dry-run")
     return tuple(argv)
+
+
+def prune_argv() -> tuple[str, ...]:
+    return (RESTIC, "prune")
 
 
 def copy_argv(snapshot_ids: Sequence[str] = (), tags: Sequence[str] = ()) -> tuple[str, ...]:

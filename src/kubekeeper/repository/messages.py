@@ -50,6 +50,7 @@ class Snapshot:
     hostname: str
     paths: tuple[str, ...]
     tags: tuple[str, ...] = field(default_factory=tuple)
+    original: str | None = None  # set by `restic copy`: the id in the source repository
 
     @classmethod
     def from_json(cls, doc: dict) -> Snapshot:
@@ -60,6 +61,7 @@ class Snapshot:
             hostname=doc.get("hostname", ""),
             paths=tuple(doc.get("paths") or ()),
             tags=tuple(doc.get("tags") or ()),
+            original=doc.get("original"),
         )
 
 

@@ -39,10 +39,19 @@ class Repository:
         env.update(extra or {})
         return env
 
-    def _command(self, argv: Sequence[str], extra_env: dict[str, str] | None = None, secrets: tuple[str, ...] = ()) -> Command:
+    def _command(
+        self,
+        argv: Sequence[str],
+        extra_env: dict[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+        other_options: tuple[str, ...] = (),
+    ) -> Command:
         argv = tuple(argv)
         if self.spec.insecure_tls:
             argv = (*argv, "--insecure-tls")
+        # restic applies -o to both repositories of a copy: the source's (sftp.command ...) too
+        for option in dict.fromkeys((*self.spec.options, *other_options)):
+            argv = (*argv, "-o", option)
         return Command(argv=argv, env=self._env(extra_env), timeout=self.timeout, secrets=self.spec.secrets + secrets)
 
     def _run(self, argv: Sequence[str], **kw: object) -> execute.Result:
@@ -84,8 +93,9 @@ class Repository:
         host: str | None = None,
         excludes: Sequence[str] = (),
         cwd: Path | None = None,
+        parent: str | None = None,
     ) -> BackupSummary:
-        command = self._command(commands.backup_paths_argv(paths, tags, host=host, excludes=excludes))
+        command = self._command(commands.backup_paths_argv(paths, tags, host=host, excludes=excludes, parent=parent))
         command = Command(command.argv, command.env, cwd, command.timeout, command.secrets)
         try:
             result = execute.run(command)
@@ -125,8 +135,8 @@ class Repository:
             raise BadInput(f"{what} snapshot matching {snapshot!r} with tags {','.join(tags)} in {self.spec.display}")
         return matches[0]
 
-    def restore(self, snapshot_id: str, target: Path, includes: Sequence[str] = ()) -> None:
-        self._run(commands.restore_argv(snapshot_id, target, includes))
+    def restore(self, snapshot_id: str, target: Path, includes: Sequence[str] = (), *, verify: bool = False) -> None:
+        self._run(commands.restore_argv(snapshot_id, target, includes, verify=verify))
 
     def dump(self, snapshot_id: str, path: str, out: IO[bytes]) -> None:
         """Write one file of a snapshot to `out` (streamed, no temp copy)."""
@@ -144,16 +154,27 @@ class Repository:
         return self._run(commands.check_argv(read_data_subset)).text
 
     def forget(self, retention: Retention, tags: Sequence[str], *, prune: bool = True, dry_run: bool = False) -> list[dict]:
+        """Apply the retention separately to each kind/cluster among the snapshots `tags` select."""
         if retention.empty:
             raise BadInput("forget needs at least one of --keep-last/--keep-daily/--keep-weekly/--keep-monthly")
-        output = self._run(commands.forget_argv(retention, tags, prune=prune, dry_run=dry_run)).stdout
-        return _forget_groups(output)
+        from kubekeeper.repository.tags import cluster_of, kind_of, selection
+
+        groups: list[dict] = []
+        pairs = sorted({(kind_of(s.tags), cluster_of(s.tags)) for s in self.snapshots(tags)}, key=str)
+        for kind, cluster in pairs:
+            scoped = list(dict.fromkeys([*tags, *selection(kind, cluster)])) if kind or cluster else list(tags)
+            argv = commands.forget_argv(retention, scoped, prune=False, dry_run=dry_run)
+            groups += _forget_groups(self._run(argv).stdout)
+        if prune and not dry_run and any(g.get("remove") for g in groups):
+            self._run(commands.prune_argv())
+        return groups
 
     def copy_to(self, destination: Repository, tags: Sequence[str], snapshot_ids: Sequence[str] = ()) -> None:
         """Copy snapshots from this repository into `destination` (restic dedups what is already there)."""
         destination.ensure_compatible_init(self)
         command = destination._command(
-            commands.copy_argv(snapshot_ids, tags), extra_env=self.spec.env("RESTIC_FROM_"), secrets=self.spec.secrets
+            commands.copy_argv(snapshot_ids, tags), extra_env=self.spec.env("RESTIC_FROM_"), secrets=self.spec.secrets,
+            other_options=self.spec.options,
         )
         try:
             execute.run(command)
@@ -168,6 +189,7 @@ class Repository:
             (commands.RESTIC, "init", "--copy-chunker-params"),
             extra_env=source.spec.env("RESTIC_FROM_"),
             secrets=source.spec.secrets,
+            other_options=source.spec.options,
         )
         try:
             execute.run(command)

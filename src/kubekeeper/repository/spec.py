@@ -34,6 +34,10 @@ class RepoSpec:
     password: str | None = field(default=None, repr=False)
     cacert: Path | None = None
     insecure_tls: bool = False
+    #: extended options (`restic -o key=value`), e.g. sftp.command with an ssh key and port
+    options: tuple[str, ...] = ()
+    #: backend credentials given programmatically (AWS_ACCESS_KEY_ID, ...); else restic reads os.environ
+    backend_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if not self.url:
@@ -62,11 +66,13 @@ class RepoSpec:
             env[f"{prefix}PASSWORD_FILE"] = str(self.password_file)
         else:
             env[f"{prefix}PASSWORD"] = self.password or ""
+        env.update(dict(self.backend_env))
         return env
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.password, self.url if "@" in self.url else None) if s)
+        backend = tuple(v for k, v in self.backend_env if "SECRET" in k or "PASSWORD" in k or "TOKEN" in k)
+        return tuple(s for s in (self.password, self.url if "@" in self.url else None, *backend) if s)
 
     @classmethod
     def from_options(

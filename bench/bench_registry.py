@@ -1,0 +1,195 @@
+"""Registry backup benchmark: kubekeeper vs `skopeo sync --all` (dir destination), same registry, one run.
+
+Measures (written to bench/results/registry.json + registry.png):
+- backup wall time (kubekeeper: sync into the layout + restic backup; skopeo: sync every repository)
+- bytes stored vs the registry's unique blob bytes (skopeo stores each image separately)
+- restore into an empty registry (kubekeeper restore vs skopeo syncing the dirs back)
+- peak memory of the kubekeeper process while backing up a registry holding one 1 GB layer
+
+Usage: .venv/bin/python bench/bench_registry.py [--images 36] [--shared-mb 16] [--big-mb 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.e2e.registry.sandbox import Filler, inventory, start_registry  # noqa: E402
+
+PY = ROOT / ".venv" / "bin" / "python"
+
+
+def du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def run_timed(argv: list[str], env: dict[str, str]) -> tuple[float, int, dict | None]:
+    """Wall seconds, peak RSS (bytes) of the process itself (VmHWM), parsed JSON stdout if any."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = [0]
+
+    def watch() -> None:
+        while proc.poll() is None:
+            try:
+                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak[0] = max(peak[0], int(line.split()[1]) * 1024)
+            except OSError:
+                pass
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    out, err = proc.communicate()
+    watcher.join()
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[:4]} failed: {err.decode()[-2000:]}")
+    try:
+        doc = json.loads(out) if out.strip().startswith(b"{") else None
+    except ValueError:
+        doc = None
+    return elapsed, peak[0], doc
+
+
+def fill(registry, images: int, shared_mb: int) -> int:
+    """`images` images over 4 shared layers (shared_mb each) + one 2 MB unique layer; unique bytes back."""
+    f = Filler(registry)
+    shared = [os.urandom(shared_mb << 20) for _ in range(4)]
+    for i in range(images):
+        repo = f"proj{i % 3}/app{i}"
+        f.image(repo, "v1", shared + [os.urandom(2 << 20)], oci=i % 2 == 0)
+    return sum(len(s) for s in shared) + images * (2 << 20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=36)  # sharing like a real registry: many tags, few bases
+    parser.add_argument("--shared-mb", type=int, default=16)
+    parser.add_argument("--big-mb", type=int, default=1024)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="kk-bench-registry-"))
+    env = {**os.environ, "RESTIC_PASSWORD": "bench", "RESTIC_CACHE_DIR": str(work / "restic-cache")}
+    env.pop("RESTIC_PASSWORD_FILE", None)
+    started = []
+    try:
+        src = start_registry(work / "src"); started.append(src)
+        kk_dst = start_registry(work / "kk-dst"); started.append(kk_dst)
+        sk_dst = start_registry(work / "sk-dst"); started.append(sk_dst)
+        fill(src, args.images, args.shared_mb)
+        unique = du(Path(src.workdir / "data" / "docker" / "registry" / "v2" / "blobs"))
+        repos = sorted(inventory(src))
+
+        repo = work / "restic"
+        subprocess.run(["restic", "init", "--repo", str(repo)], env=env, check=True, capture_output=True)
+        kk = [str(PY), "-m", "kubekeeper"]
+        kk_backup, kk_peak, kk_doc = run_timed(kk + ["backup", "registry", "--registry", src.url, "--repo", str(repo),
+                                                     "--cache", str(work / "cache"), "--no-progress", "--format", "json"], env)
+        sk_start = time.perf_counter()
+        for name in repos:
+            subprocess.run(["skopeo", "sync", "--all", "--src", "docker", "--dest", "dir", "--src-tls-verify=false",
+                            f"{src.host}/{name}", str(work / "skopeo" / name.split("/")[0])], check=True, capture_output=True)
+        sk_backup = time.perf_counter() - sk_start
+        kk_stored, sk_stored = du(repo), du(work / "skopeo")
+
+        kk_restore, _, _ = run_timed(kk + ["restore", "registry", "--registry", kk_dst.url, "--repo", str(repo),
+                                           "--no-progress", "--format", "json"], env)
+        sk_start = time.perf_counter()
+        for project in sorted(p for p in (work / "skopeo").iterdir()):
+            subprocess.run(["skopeo", "sync", "--all", "--src", "dir", "--dest", "docker", "--dest-tls-verify=false",
+                            str(project), f"{sk_dst.host}/{project.name}"], check=True, capture_output=True)
+        sk_restore = time.perf_counter() - sk_start
+        assert inventory(kk_dst) == inventory(src), "kubekeeper restore is not digest-exact"
+
+        # memory with one big layer (streamed; never held in memory)
+        big = start_registry(work / "big"); started.append(big)
+        layer = work / "big.layer"
+        h = hashlib.sha256()
+        with layer.open("wb") as out:
+            for _ in range(args.big_mb):
+                piece = os.urandom(1 << 20)
+                h.update(piece)
+                out.write(piece)
+        f = Filler(big)
+        ldesc = f.blob_file("huge/one", layer, "sha256:" + h.hexdigest())
+        cdesc = f.blob("huge/one", b'{"architecture":"amd64","os":"linux"}')
+        cdesc["mediaType"] = "application/vnd.oci.image.config.v1+json"
+        f.manifest("huge/one", "v1", {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                      "config": cdesc, "layers": [ldesc]})
+        layer.unlink()
+        before_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        big_repo = work / "restic-big"
+        subprocess.run(["restic", "init", "--repo", str(big_repo)], env=env, check=True, capture_output=True)
+        big_time, big_peak, _ = run_timed(kk + ["backup", "registry", "--registry", big.url, "--repo", str(big_repo),
+                                                "--cache", str(work / "cache-big"), "--no-progress", "--format", "json"], env)
+        children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+
+        result = {
+            "setup": {"images": args.images, "shared_layers": 4, "shared_layer_mb": args.shared_mb,
+                      "unique_layer_mb": 2, "repositories": len(repos), "unique_blob_bytes": unique,
+                      "machine": f"{os.cpu_count()} cores", "skopeo": subprocess.run(["skopeo", "--version"], capture_output=True, text=True).stdout.strip(),
+                      "restic": subprocess.run(["restic", "version"], capture_output=True, text=True).stdout.strip()},
+            "backup_seconds": {"kubekeeper": round(kk_backup, 2), "skopeo_sync": round(sk_backup, 2),
+                               "ratio_kubekeeper_over_skopeo": round(kk_backup / sk_backup, 3)},
+            "bytes_stored": {"kubekeeper_restic_repo": kk_stored, "skopeo_dir": sk_stored,
+                             "kubekeeper_over_unique": round(kk_stored / unique, 3), "skopeo_over_unique": round(sk_stored / unique, 3)},
+            "restore_seconds": {"kubekeeper": round(kk_restore, 2), "skopeo_sync": round(sk_restore, 2),
+                                "ratio_kubekeeper_over_skopeo": round(kk_restore / sk_restore, 3)},
+            "memory_1gb_layer": {"layer_mb": args.big_mb, "kubekeeper_peak_rss_mb": round(big_peak / 2**20, 1),
+                                 "all_children_peak_rss_mb_incl_restic": round(max(children_peak, before_children * 1024) / 2**20, 1),
+                                 "backup_seconds": round(big_time, 2)},
+            "kubekeeper_backup_report": kk_doc,
+            "targets": {"backup_ratio_max": 0.333, "stored_over_unique_max": 1.05, "peak_rss_mb_max": 200},
+        }
+        out = ROOT / "bench" / "results" / "registry.json"
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps({k: v for k, v in result.items() if k != "kubekeeper_backup_report"}, indent=2))
+        chart(result, out.with_suffix(".png"))
+    finally:
+        for r in started:
+            r.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def chart(result: dict, path: Path) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    labels = ["backup", "restore"]
+    kk = [result["backup_seconds"]["kubekeeper"], result["restore_seconds"]["kubekeeper"]]
+    sk = [result["backup_seconds"]["skopeo_sync"], result["restore_seconds"]["skopeo_sync"]]
+    x = range(len(labels))
+    a.bar([i - 0.2 for i in x], kk, 0.4, label="kubekeeper")
+    a.bar([i + 0.2 for i in x], sk, 0.4, label="skopeo sync --all")
+    a.set_xticks(list(x), labels)
+    a.set_ylabel("seconds")
+    a.legend()
+    a.set_title("wall time")
+    unique = result["setup"]["unique_blob_bytes"] / 2**20
+    b.bar(["unique blobs", "kubekeeper (restic)", "skopeo dir"],
+          [unique, result["bytes_stored"]["kubekeeper_restic_repo"] / 2**20, result["bytes_stored"]["skopeo_dir"] / 2**20])
+    b.set_ylabel("MiB stored")
+    b.set_title("bytes stored")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    main()

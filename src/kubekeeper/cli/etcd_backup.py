@@ -1,0 +1,108 @@
+"""`kubekeeper backup etcd` and `kubekeeper restore etcd` (added to the groups of cli/groups.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from kubekeeper.backup.etcd import EtcdSource, find_snapshot, restore_member
+from kubekeeper.cli.common import FORMAT_OPTION, Format
+from kubekeeper.cli.etcd_options import CACERT_OPTION, CERT_OPTION, ENDPOINTS_OPTION, KEY_OPTION, connection
+from kubekeeper.cli.groups import backup_app, restore_app
+from kubekeeper.cli.options import CLUSTER_OPTION, PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository
+from kubekeeper.errors import BadInput
+from kubekeeper.etcd import restore as etcd_restore
+from kubekeeper.report.console import print_json, stderr, stdout
+
+
+@backup_app.command("etcd")
+def backup_etcd_command(
+    endpoints: str = ENDPOINTS_OPTION,
+    cacert: Path = CACERT_OPTION,
+    cert: Path = CERT_OPTION,
+    key: Path = KEY_OPTION,
+    repo: str = REPO_OPTION,
+    password_file: Path = PASSWORD_FILE_OPTION,
+    repo_cacert: Path = REPO_CACERT_OPTION,
+    cluster: str = CLUSTER_OPTION,
+    attempts: int = typer.Option(3, "--attempts", min=1, help="Snapshot attempts if the leader changes or the stream breaks."),
+    leader_wait: float = typer.Option(30.0, "--leader-wait", min=0, help="Seconds to wait for a new leader between attempts."),
+    output_format: Format = FORMAT_OPTION,
+) -> None:
+    """Snapshot etcd from its leader, verify the SHA-256 trailer, and store it in restic.
+
+    Example: kubekeeper backup etcd --endpoints https://10.0.0.1:2379,https://10.0.0.2:2379 \\
+    --cacert ca.pem --cert client.pem --key client-key.pem --repo /srv/backup --password-file pw
+    """
+    parsed, tls = connection(endpoints, cacert, cert, key)
+    repository = open_repository(repo, password_file, repo_cacert)
+    result = EtcdSource(parsed, tls, attempts=attempts, leader_wait=leader_wait).back_up(repository, cluster)
+    if output_format is Format.json:
+        print_json(result.as_json())
+        return
+    d = result.details
+    for warning in result.warnings:
+        stderr.print(f"warning: {warning}", markup=False)
+    stdout.print(
+        f"etcd snapshot {result.snapshot_id} stored in {repository.spec.display}: revision {d['revision']}, "
+        f"db {d['db_size']:,} bytes, leader {d['leader']}, members {d['members']}, etcd {d['etcd_version']}",
+        markup=False,
+    )
+
+
+@restore_app.command("etcd")
+def restore_etcd_command(
+    snapshot: str = typer.Option("latest", "--snapshot", help="Snapshot id (or prefix) or 'latest'."),
+    name: str = typer.Option(None, "--name", help="This member's name (must be in --initial-cluster)."),
+    initial_cluster: str = typer.Option(..., "--initial-cluster", help="NAME=PEER_URL,... of the new cluster."),
+    peer_urls: str = typer.Option(None, "--initial-advertise-peer-urls", help="This member's peer URL(s); default: its URL in --initial-cluster."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Member data dir to create (must be absent or empty)."),
+    token: str = typer.Option(etcd_restore.DEFAULT_TOKEN, "--initial-cluster-token", help="Token of the new cluster (same on every member)."),
+    force: bool = typer.Option(False, "--force", help="Move a non-empty --data-dir aside (never deleted) and restore."),
+    print_commands: bool = typer.Option(False, "--print-commands", help="Print the command to run on each member's host and exit."),
+    tool: Path = typer.Option(None, "--restore-tool", help="etcdutl (3.5+) or etcdctl (3.4) to use instead of the one matching the snapshot."),
+    repo: str = REPO_OPTION,
+    password_file: Path = PASSWORD_FILE_OPTION,
+    repo_cacert: Path = REPO_CACERT_OPTION,
+    cluster: str = CLUSTER_OPTION,
+    output_format: Format = FORMAT_OPTION,
+) -> None:
+    """Restore one member's data dir from a kubekeeper etcd snapshot (every member: the same snapshot).
+
+    Example: kubekeeper restore etcd --snapshot latest --name m1 --initial-cluster m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380 \\
+    --data-dir /var/lib/etcd --repo /srv/backup --password-file pw
+    """
+    members = etcd_restore.parse_initial_cluster(initial_cluster)
+    repository = open_repository(repo, password_file, repo_cacert)
+    chosen = find_snapshot(repository, snapshot, cluster)
+    if print_commands:
+        target = str(data_dir) if data_dir else "/var/lib/etcd"
+        commands = etcd_restore.member_commands(chosen.id, members, target, token, repository.spec.display, cluster)
+        if output_format is Format.json:
+            print_json({"snapshot_id": chosen.id, "commands": [{"member": m, "command": c} for m, c in commands]})
+            return
+        stdout.print(f"# every member restores snapshot {chosen.id} (the same one), then starts with --initial-cluster-state new", markup=False)
+        for member_name, command in commands:
+            stdout.print(f"# on {member_name}'s host (password via --password-file or RESTIC_PASSWORD_FILE):\n{command}", markup=False)
+        return
+    if not name or data_dir is None:
+        raise BadInput("restore etcd needs --name and --data-dir (or --print-commands)")
+    member = etcd_restore.MemberRestore.build(name, initial_cluster, data_dir, peer_urls, token)
+    outcome = restore_member(repository, chosen, member, force=force, tool_path=tool)
+    if output_format is Format.json:
+        print_json(outcome.as_json())
+        return
+    if outcome.moved_aside:
+        stderr.print(f"moved the old data dir aside to {outcome.moved_aside}", markup=False)
+    stdout.print(
+        f"restored snapshot {chosen.short_id} (revision {outcome.as_json()['details'].get('revision', '?')}) into "
+        f"{outcome.data_dir} for member {name} with {outcome.tool}",
+        markup=False,
+    )
+    if snapshot == "latest" and len(members) > 1:
+        stdout.print(f"restore the other members with --snapshot {chosen.id}, not 'latest' (all must use the same snapshot)", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Nothing to add: cli/groups.py registers the backup/restore groups these commands live in."""

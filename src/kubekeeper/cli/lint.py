@@ -1,0 +1,67 @@
+"""`kubekeeper lint`: parse options, load manifests (files/stdin or the cluster), lint, render, exit code."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+
+import typer
+
+from kubekeeper.cli.common import REPORT_FORMAT_OPTION, ReportFormat
+from kubekeeper.errors import BadInput, ExitCode
+from kubekeeper.lint import Options, lint, load_paths
+from kubekeeper.lint.formatters import render
+from kubekeeper.lint.live import ClusterSelection, load_cluster
+from kubekeeper.lint.profiles import all_profiles
+from kubekeeper.lint.rules import all_rules, summary
+
+
+class Severity(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+def _rules_epilog() -> str:
+    lines = ["Rules (severities per profile: " + ", ".join(all_profiles()) + "):"]
+    lines += [f"  {rule_id}: {summary(module)}" for rule_id, module in all_rules().items()]
+    return "\n\n".join(lines) + "\n\nSuppress per object: annotation kubekeeper.io/lint-ignore: \"rule-a,rule-b\". Docs: docs/lint.md"
+
+
+def lint_command(
+    paths: list[str] = typer.Argument(None, help="Files or directories (*.yaml, *.yml, *.json, recursive); '-' reads stdin."),
+    output_format: ReportFormat = REPORT_FORMAT_OPTION,
+    profile: str = typer.Option("default", "--profile", help="Severity profile: default or strict."),
+    fail_on: Severity = typer.Option(Severity.warning, "--fail-on", help="Exit 1 when a finding is at or above this severity."),
+    no_suppress: bool = typer.Option(False, "--no-suppress", help="Ignore kubekeeper.io/lint-ignore annotations."),
+    critical_selector: str = typer.Option(None, "--critical-selector", help="Label selector marking more workloads critical, e.g. 'tier=critical'."),
+    cluster: bool = typer.Option(False, "--cluster", help="Lint live objects from the Kubernetes API instead of files."),
+    kubeconfig: str = typer.Option(None, "--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG or ~/.kube/config)."),
+    context: str = typer.Option(None, "--context", help="Kubeconfig context to use."),
+    namespace: str = typer.Option(None, "--namespace", "-n", help="Namespace (with --cluster; default: the context's)."),
+    all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A", help="All namespaces (with --cluster)."),
+) -> None:
+    """Lint workloads for the pod practices: requests/limits, QoS class, spreading and PDBs for critical apps, no bare pods.
+
+    Examples: kubekeeper lint manifests/ ; helm template my-chart | kubekeeper lint - --format sarif ;
+    kubekeeper lint --cluster --context prod -A --profile strict
+
+    Exit codes: 0 no findings at or above --fail-on, 1 findings, 2 bad input (file and line named), 3 API unreachable.
+    """
+    if cluster == bool(paths):
+        raise BadInput("give PATH... (or '-' for stdin), or --cluster, but not both")
+    if not cluster and (kubeconfig or context or namespace or all_namespaces):
+        raise BadInput("--kubeconfig, --context, -n and -A need --cluster")
+    if cluster:
+        manifests = load_cluster(ClusterSelection(kubeconfig, context, namespace, all_namespaces))
+    else:
+        manifests = load_paths(paths)
+    result = lint(manifests, Options(profile=profile, suppress=not no_suppress, critical_selector=critical_selector))
+    sys.stdout.write(render(result, output_format.value))
+    sys.stdout.flush()
+    if result.failed(fail_on.value):
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("lint", epilog=_rules_epilog())(lint_command)

@@ -1,0 +1,109 @@
+"""`kubekeeper backup registry` and `kubekeeper restore registry` (thin: options -> library -> render)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from kubekeeper.backup.registry import RegistrySource, RestoreRequest, default_cache, restore_registry
+from kubekeeper.cli.common import FORMAT_OPTION, Format
+from kubekeeper.cli.groups import backup_app, restore_app
+from kubekeeper.cli.options import CLUSTER_OPTION, NO_PROGRESS_OPTION, PASSWORD_FILE_OPTION, REPO_OPTION, open_repository
+from kubekeeper.errors import BadInput
+from kubekeeper.registry import auth
+from kubekeeper.registry.client import RegistryOptions, normalize_url
+from kubekeeper.report.console import print_json, stdout
+
+REGISTRY_OPTION = typer.Option(..., "--registry", envvar="KUBEKEEPER_REGISTRY", show_envvar=True,
+                               help="Registry URL; https:// is assumed without a scheme, http:// only when given.")
+USERNAME_OPTION = typer.Option(None, "--username", "-u", help="Registry user (password from --password-stdin).")
+PASSWORD_STDIN_OPTION = typer.Option(False, "--password-stdin", help="Read the registry password from stdin.")
+CACERT_OPTION = typer.Option(None, "--cacert", help="CA certificate bundle to verify the registry's TLS certificate.")
+INSECURE_OPTION = typer.Option(False, "--insecure", help="Do not verify the registry's TLS certificate (lab use only).")
+CONCURRENCY_OPTION = typer.Option(8, "--concurrency", min=1, max=64, help="Parallel transfers (repositories and blobs).")
+HARBOR_OPTION = typer.Option(False, "--harbor", help="Use Harbor's /api/v2.0 for listing and project creation.")
+
+
+def registry_options(registry: str, username: str | None, password_stdin: bool, cacert: Path | None,
+                     insecure: bool, concurrency: int) -> RegistryOptions:
+    """Options plus credentials: --username/--password-stdin, then the environment, then docker config."""
+    _, host = normalize_url(registry)
+    password = None
+    if password_stdin:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise BadInput("--password-stdin needs the password piped on stdin")
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise BadInput("--password-stdin read an empty password")
+    credentials = auth.resolve(host, username=username, password=password)
+    return RegistryOptions(registry, credentials, cacert, insecure, concurrency)
+
+
+def backup_registry_command(
+    registry: str = REGISTRY_OPTION,
+    harbor: bool = HARBOR_OPTION,
+    project: list[str] = typer.Option([], "--project", help="Only these projects (repository prefixes); repeatable."),
+    cache: Path = typer.Option(None, "--cache", help="Persistent OCI layout cache (default ~/.cache/kubekeeper/registry/<host>)."),
+    concurrency: int = CONCURRENCY_OPTION,
+    username: str = USERNAME_OPTION,
+    password_stdin: bool = PASSWORD_STDIN_OPTION,
+    cacert: Path = CACERT_OPTION,
+    insecure: bool = INSECURE_OPTION,
+    repo: str = REPO_OPTION,
+    password_file: Path = PASSWORD_FILE_OPTION,
+    cluster: str = CLUSTER_OPTION,
+    no_progress: bool = NO_PROGRESS_OPTION,
+    output: Format = FORMAT_OPTION,
+) -> None:
+    """Sync every image, index, chart and signature into the layout cache, then back it up with restic."""
+    repository = open_repository(repo, password_file)
+    options = registry_options(registry, username, password_stdin, cacert, insecure, concurrency)
+    host = normalize_url(registry)[1]
+    source = RegistrySource(options, cache or default_cache() / host.replace(":", "_"), harbor, tuple(project),
+                            progress=not no_progress)
+    result = source.back_up(repository, cluster)
+    if output is Format.json:
+        print_json(result.as_json())
+        return
+    d = result.details
+    stdout.print(f"registry {d['registry']}: snapshot {result.snapshot_id[:8]} — {d['repositories']} repositories, "
+                 f"{d['tags']} tags, {d['manifests']} references; fetched {d['blobs_fetched']} blobs "
+                 f"({d['bytes_fetched']:,} bytes); layout {d['layout_bytes']:,} bytes")
+
+
+def restore_registry_command(
+    registry: str = REGISTRY_OPTION,
+    snapshot: str = typer.Option("latest", "--snapshot", help="Snapshot id (prefix) or 'latest'."),
+    project_map: list[str] = typer.Option([], "--project-map", help="OLD=NEW: restore project OLD as NEW; repeatable."),
+    harbor: bool = HARBOR_OPTION,
+    concurrency: int = CONCURRENCY_OPTION,
+    username: str = USERNAME_OPTION,
+    password_stdin: bool = PASSWORD_STDIN_OPTION,
+    cacert: Path = CACERT_OPTION,
+    insecure: bool = INSECURE_OPTION,
+    workdir: Path = typer.Option(None, "--workdir", help="Where the snapshot's layout is unpacked (default: temp dir)."),
+    repo: str = REPO_OPTION,
+    password_file: Path = PASSWORD_FILE_OPTION,
+    cluster: str = typer.Option(None, "--cluster", envvar="KUBEKEEPER_CLUSTER", help="Only snapshots of this cluster."),
+    no_progress: bool = NO_PROGRESS_OPTION,
+    output: Format = FORMAT_OPTION,
+) -> None:
+    """Push a snapshot's images into a registry: blobs (skip/mount/upload), manifests children-first, tags."""
+    repository = open_repository(repo, password_file)
+    options = registry_options(registry, username, password_stdin, cacert, insecure, concurrency)
+    report = restore_registry(repository, RestoreRequest(options, snapshot, cluster, tuple(project_map), harbor, workdir,
+                                                         progress=not no_progress))
+    if output is Format.json:
+        print_json(report)
+        return
+    stdout.print(f"registry {report['registry']}: restored snapshot {report['snapshot_id'][:8]} — "
+                 f"{report['repositories']} repositories, {report['tags']} tags; blobs uploaded {report['blobs_pushed']}, "
+                 f"mounted {report['blobs_mounted']}, already present {report['blobs_present']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Commands hang off the shared backup/restore groups (cli/groups.py)."""
+    backup_app.command("registry")(backup_registry_command)
+    restore_app.command("registry")(restore_registry_command)

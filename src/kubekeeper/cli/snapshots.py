@@ -1,0 +1,61 @@
+"""`kubekeeper snapshots`: what kubekeeper stored (id, time, kind, cluster, details), newest last."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from kubekeeper.cli.common import FORMAT_OPTION, Format
+from kubekeeper.cli.options import PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository
+from kubekeeper.cli.repo import CLUSTER_FILTER_OPTION, KIND_OPTION, _kind
+from kubekeeper.repository import Snapshot, details_of, selection
+from kubekeeper.repository.tags import cluster_of, kind_of
+from kubekeeper.report.console import print_json, stdout
+
+#: details worth a column in the text listing, per kind (everything is in --format json)
+SUMMARY_KEYS = {
+    "etcd": ("revision", "db_size", "member_count", "leader", "etcd_version"),
+}
+
+
+def snapshot_json(snapshot: Snapshot) -> dict:
+    return {
+        "id": snapshot.id,
+        "time": snapshot.time.isoformat(),
+        "kind": kind_of(snapshot.tags),
+        "cluster": cluster_of(snapshot.tags),
+        "tags": list(snapshot.tags),
+        "details": details_of(snapshot.tags),
+    }
+
+
+def snapshots_command(
+    kind: str = KIND_OPTION,
+    cluster: str = CLUSTER_FILTER_OPTION,
+    repo: str = REPO_OPTION,
+    password_file: Path = PASSWORD_FILE_OPTION,
+    repo_cacert: Path = REPO_CACERT_OPTION,
+    output_format: Format = FORMAT_OPTION,
+) -> None:
+    """List kubekeeper snapshots, oldest first (newest last).
+
+    Example: kubekeeper snapshots --kind etcd --format json
+    """
+    repository = open_repository(repo, password_file, repo_cacert)
+    found = repository.snapshots(selection(_kind(kind), cluster))
+    documents = [snapshot_json(s) for s in found]
+    if output_format is Format.json:
+        print_json(documents)
+        return
+    if not documents:
+        stdout.print(f"no kubekeeper snapshots in {repository.spec.display}", markup=False)
+        return
+    for doc in documents:
+        keys = SUMMARY_KEYS.get(doc["kind"] or "", tuple(doc["details"]))
+        summary = " ".join(f"{k}={doc['details'][k]}" for k in keys if k in doc["details"])
+        stdout.print(f"{doc['id'][:8]}  {doc['time'][:19]}  {doc['kind']:<8}  {doc['cluster']:<12}  {summary}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("snapshots")(snapshots_command)

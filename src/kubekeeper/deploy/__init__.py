@@ -1,0 +1,1 @@
+"""Manifests that run kubekeeper inside the cluster it protects (deploy render)."""

@@ -1,0 +1,1 @@
+"""etcd: gRPC client use (status, members, leader, snapshot stream), snapshot verification, restore."""

@@ -1,0 +1,252 @@
+"""Taking a verified snapshot from the etcd leader.
+
+etcd's Maintenance.Snapshot stream is the bbolt db followed by a SHA-256 of it (32 bytes); a db file
+whose size is 32 more than a multiple of 512 carries that trailer, and `etcdutl snapshot restore`
+refuses a file whose trailer does not match. We check the same thing *while streaming* (a rolling
+32-byte tail, so memory stays flat), and the stream's consumer raises before committing anything
+if it does not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TypeVar
+
+import grpc
+
+from kubekeeper.errors import OperationFailed, VerificationFailed
+from kubekeeper.etcd.client import ClusterView, EtcdClient, EtcdUnreachable, MemberStatus, NoLeader, SnapshotInterrupted
+
+log = logging.getLogger(__name__)
+
+SHA256_SIZE = 32
+PAGE = 512
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SnapshotCheck:
+    size: int  # bytes in the file, trailer included
+    db_size: int  # bytes of the bbolt db alone
+    sha256: str  # the trailer (= sha256 of the db), hex
+
+
+class TrailerVerifier:
+    """Feed the stream in order; `finish()` checks the trailer exactly as etcdutl does."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._tail = b""
+        self.size = 0
+
+    def update(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if len(chunk) >= SHA256_SIZE:
+            self._hash.update(self._tail)
+            self._hash.update(chunk[:-SHA256_SIZE])
+            self._tail = chunk[-SHA256_SIZE:]
+        else:
+            joined = self._tail + chunk
+            self._hash.update(joined[:-SHA256_SIZE] if len(joined) > SHA256_SIZE else b"")
+            self._tail = joined[-SHA256_SIZE:]
+
+    def finish(self, source: str = "snapshot") -> SnapshotCheck:
+        if self.size < SHA256_SIZE or self.size % PAGE != SHA256_SIZE:
+            raise VerificationFailed(
+                f"{source}: {self.size} bytes is not an etcd snapshot with a SHA-256 trailer "
+                f"(size % {PAGE} must be {SHA256_SIZE}); it was not stored as good"
+            )
+        digest = self._hash.digest()
+        if digest != self._tail:
+            raise VerificationFailed(
+                f"{source}: SHA-256 mismatch (trailer {self._tail.hex()[:16]}..., computed {digest.hex()[:16]}...); "
+                "the snapshot is corrupt and was not stored as good"
+            )
+        return SnapshotCheck(self.size, self.size - SHA256_SIZE, digest.hex())
+
+
+def verify_file(path: Path, chunk_size: int = 1 << 20) -> SnapshotCheck:
+    """Check a snapshot file's trailer (restore checks before handing the file to etcdutl)."""
+    verifier = TrailerVerifier()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            verifier.update(chunk)
+    return verifier.finish(str(path))
+
+
+@dataclass
+class SnapshotInfo:
+    """What the snapshot is, recorded as restic tag details (no commas allowed in values)."""
+
+    endpoint: str
+    leader: str
+    leader_id: int
+    members: tuple[str, ...]
+    etcd_version: str
+    revision: int
+    revision_max: int
+    db_size: int
+    attempt: int = 1
+    check: SnapshotCheck | None = None
+
+    def details(self) -> dict[str, object]:
+        details: dict[str, object] = {
+            "revision": self.revision,
+            "db_size": self.db_size,
+            "members": ";".join(self.members),
+            "member_count": len(self.members),
+            "leader": self.leader,
+            "etcd_version": self.etcd_version,
+        }
+        if self.revision_max != self.revision:
+            # writes raced the start of the snapshot: its revision lies in [revision, revision_max]
+            details["revision_max"] = self.revision_max
+        return details
+
+
+@dataclass
+class OpenSnapshot:
+    """A snapshot stream opened on the leader; iterate `chunks()` once. Verification runs at its end."""
+
+    info: SnapshotInfo
+    first: bytes
+    rest: Iterator
+    verifier: TrailerVerifier = field(default_factory=TrailerVerifier)
+
+    def chunks(self) -> Iterator[bytes]:
+        self.verifier.update(self.first)
+        yield self.first
+        for response in self.rest:
+            blob = response.blob
+            if blob:
+                self.verifier.update(blob)
+                yield blob
+        self.info.check = self.verifier.finish(f"snapshot from {self.info.endpoint}")
+        if self.info.check.db_size != self.info.db_size:
+            raise VerificationFailed(
+                f"snapshot from {self.info.endpoint}: got {self.info.check.db_size} db bytes, "
+                f"the member announced {self.info.db_size}; not stored as good"
+            )
+
+
+def find_leader(client: EtcdClient, view: ClusterView) -> tuple[str, MemberStatus] | None:
+    """A URL on which the leader itself answers (a listed endpoint first, then its advertised URLs)."""
+    for url in view.leader_urls():
+        try:
+            status = client.status(url)
+        except grpc.RpcError:
+            client.forget(url)
+            continue
+        if status.member_id == view.leader_id and status.is_leader:
+            return url, status
+    return None
+
+
+def wait_for_leader(client: EtcdClient, wait: float, *, fail_fast: bool = False) -> tuple[ClusterView, str, MemberStatus]:
+    """Discover the cluster, waiting up to `wait` seconds for an elected leader that answers
+    (`fail_fast`: give up at once when no endpoint answers at all, e.g. on the first attempt)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            view = client.discover()
+            found = find_leader(client, view) if view.leader_id else None
+            if found:
+                return view, *found
+            problem: OperationFailed = NoLeader(
+                "the reachable etcd members know no reachable leader (election in progress or quorum lost)"
+            )
+        except EtcdUnreachable as exc:
+            if fail_fast:
+                raise
+            problem = exc
+        if time.monotonic() >= deadline:
+            raise problem
+        time.sleep(0.3)
+
+
+def open_leader_snapshot(client: EtcdClient, *, leader_wait: float = 30.0, attempt: int = 1) -> OpenSnapshot:
+    """Find the leader and open its snapshot stream; the first chunk is read before returning, so
+    the revision is bracketed by the leader's status before and after the snapshot began."""
+    view, url, before = wait_for_leader(client, leader_wait, fail_fast=attempt == 1)
+    stream = client.snapshot(url)
+    try:
+        first = next(stream)
+        after = client.status(url)
+    except StopIteration as exc:
+        raise SnapshotInterrupted(f"{url} sent an empty snapshot stream") from exc
+    except grpc.RpcError as exc:
+        client.forget(url)
+        raise SnapshotInterrupted(f"leader {url} stopped answering as its snapshot began") from exc
+    info = SnapshotInfo(
+        endpoint=url,
+        leader=view.name_of(view.leader_id),
+        leader_id=view.leader_id,
+        members=tuple(sorted(m.name or f"{m.id:x}" for m in view.members)),
+        etcd_version=before.version,
+        revision=before.revision,
+        revision_max=after.revision,
+        db_size=len(first.blob) + first.remaining_bytes,
+        attempt=attempt,
+    )
+    log.info("snapshot from leader %s (%s), revision %d", info.leader, url, info.revision)
+    return OpenSnapshot(info, first.blob, stream)
+
+
+def with_leader_retries(
+    client: EtcdClient,
+    consume: Callable[[OpenSnapshot], T],
+    *,
+    attempts: int = 3,
+    leader_wait: float = 30.0,
+) -> tuple[T, SnapshotInfo]:
+    """Run `consume` on a snapshot from the current leader; if the stream breaks (leader died,
+    leadership moved, network), start over from the new leader. `consume` must store nothing
+    when the stream raises (restic's stdin backup is killed; files are written atomically)."""
+    last: OperationFailed | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            opened = open_leader_snapshot(client, leader_wait=leader_wait, attempt=attempt)
+            return consume(opened), opened.info
+        except EtcdUnreachable as exc:
+            if attempt == 1:
+                raise
+            last = exc
+            log.warning("etcd snapshot attempt %d/%d failed: %s", attempt, attempts, exc.message)
+        except (SnapshotInterrupted, NoLeader) as exc:
+            last = exc
+            log.warning("etcd snapshot attempt %d/%d failed: %s", attempt, attempts, exc.message)
+    assert last is not None
+    raise OperationFailed(f"etcd snapshot failed after {attempts} attempts, nothing was stored: {last.message}")
+
+
+def save_snapshot(client: EtcdClient, path: Path, *, attempts: int = 3, leader_wait: float = 30.0) -> SnapshotInfo:
+    """Write a verified snapshot file atomically (temp file + rename; removed on any failure)."""
+    path = Path(path)
+
+    def write(opened: OpenSnapshot) -> Path:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                _copy(opened.chunks(), handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        return path
+
+    _, info = with_leader_retries(client, write, attempts=attempts, leader_wait=leader_wait)
+    return info
+
+
+def _copy(chunks: Iterator[bytes], out: IO[bytes]) -> None:
+    for chunk in chunks:
+        out.write(chunk)

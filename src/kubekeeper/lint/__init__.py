@@ -1,0 +1,10 @@
+"""`kubekeeper lint`: workload manifests (files, stdin or a live cluster) against the pod practices.
+
+loader (files, dirs, stdin, List kinds) -> workload (pod template of every controller kind, QoS) ->
+rules/<id>.py (one module per rule) with severities from profiles.yaml -> formatters.
+"""
+
+from kubekeeper.lint.engine import LintResult, Options, lint
+from kubekeeper.lint.loader import load_paths, parse_text
+
+__all__ = ["LintResult", "Options", "lint", "load_paths", "parse_text"]

@@ -1,0 +1,82 @@
+"""Value objects shared by the loader, the rules and the formatters (small, comparable, no behaviour)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: severities from most to least severe; "off" in a profile disables a rule
+SEVERITIES = ("error", "warning", "info")
+SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
+
+
+@dataclass(slots=True)
+class Manifest:
+    """One Kubernetes object as read from a file, stdin or the API, with where it came from.
+
+    `lines` maps id() of every mapping inside `obj` to its 1-based line, so rules can point at a
+    container without the loader building a round-trip tree (ids stay valid while `obj` lives).
+    """
+
+    obj: dict[str, Any]
+    file: str
+    line: int | None
+    lines: dict[int, int] = field(default_factory=dict)
+
+    def line_of(self, node: Any) -> int | None:
+        return self.lines.get(id(node), self.line)
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind") or "")
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        meta = self.obj.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or self.metadata.get("generateName") or "")
+
+    @property
+    def namespace(self) -> str | None:
+        ns = self.metadata.get("namespace")
+        return str(ns) if ns else None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Finding:
+    """One rule violation; ordered by location so output is stable."""
+
+    file: str
+    line: int | None
+    kind: str
+    namespace: str | None
+    name: str
+    rule: str
+    severity: str
+    container: str | None
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "file": self.file,
+            "line": self.line,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "container": self.container,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """What a rule yields: the engine adds severity, file and object identity."""
+
+    message: str
+    container: str | None = None
+    node: Any = None  # the mapping the violation is about (for its line)

@@ -1,0 +1,122 @@
+"""The Kubernetes API through the official client: kubeconfig (+ --context) or the in-cluster
+service account. Objects come back as the API's own JSON dicts, so they can be stored as-is and
+resolution stays pure and testable."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kubekeeper.errors import BadInput, OperationFailed
+from kubekeeper.volumes.model import PvcRef
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _api_errors(what: str) -> Iterator[None]:
+    """Client exceptions -> one-line kubekeeper errors (never a traceback)."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        yield
+    except ApiException as exc:
+        if exc.status in (401, 403):
+            raise OperationFailed(f"Kubernetes API refused {what}: {exc.status} {exc.reason} (check the RBAC of this user/service account)") from exc
+        raise OperationFailed(f"Kubernetes API error during {what}: {exc.status} {exc.reason}") from exc
+    except (HTTPError, OSError) as exc:
+        raise OperationFailed(f"Kubernetes API unreachable during {what}: {exc}") from exc
+
+
+class Cluster:
+    """A connection to one cluster's API server (client objects are built per instance)."""
+
+    def __init__(self, kubeconfig: Path | None = None, context: str | None = None) -> None:
+        from kubernetes import client, config
+
+        configuration = client.Configuration()
+        try:
+            if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+                config.load_incluster_config(client_configuration=configuration)
+            else:
+                config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None, context=context, client_configuration=configuration)
+        except config.ConfigException as exc:
+            raise BadInput(f"cannot load Kubernetes credentials: {exc}") from exc
+        except FileNotFoundError as exc:
+            raise BadInput(f"kubeconfig not found: {exc.filename}") from exc
+        self.host = configuration.host
+        self.api_client = client.ApiClient(configuration)
+        self.core = client.CoreV1Api(self.api_client)
+        self._pods: dict[str, list[dict]] = {}
+
+    def _json(self, method, *args: object, what: str, **kw: object) -> dict | None:
+        from kubernetes.client.exceptions import ApiException
+
+        with _api_errors(what):
+            try:
+                response = method(*args, _preload_content=False, **kw)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return json.loads(response.data)
+
+    def get_pvc(self, ref: PvcRef) -> dict | None:
+        return self._json(self.core.read_namespaced_persistent_volume_claim, ref.name, ref.namespace, what=f"reading PVC {ref}")
+
+    def list_pvcs(self, namespace: str | None = None) -> list[dict]:
+        if namespace:
+            doc = self._json(self.core.list_namespaced_persistent_volume_claim, namespace, what=f"listing PVCs in {namespace}")
+        else:
+            doc = self._json(self.core.list_persistent_volume_claim_for_all_namespaces, what="listing PVCs")
+        return _items(doc, "PersistentVolumeClaim")
+
+    def get_pv(self, name: str) -> dict | None:
+        return self._json(self.core.read_persistent_volume, name, what=f"reading PV {name}")
+
+    def pods(self, namespace: str, refresh: bool = False) -> list[dict]:
+        """Pods of a namespace (cached: one LIST per namespace per run)."""
+        if refresh or namespace not in self._pods:
+            doc = self._json(self.core.list_namespaced_pod, namespace, what=f"listing pods in {namespace}")
+            self._pods[namespace] = _items(doc, "Pod")
+        return self._pods[namespace]
+
+    def create_pvc(self, body: dict) -> dict:
+        ns = body["metadata"]["namespace"]
+        with _api_errors(f"creating PVC {ns}/{body['metadata']['name']}"):
+            return json.loads(self.core.create_namespaced_persistent_volume_claim(ns, body, _preload_content=False).data)
+
+    def create_pv(self, body: dict) -> dict:
+        with _api_errors(f"creating PV {body['metadata']['name']}"):
+            return json.loads(self.core.create_persistent_volume(body, _preload_content=False).data)
+
+    def exec(self, namespace: str, pod: str, container: str, command: tuple[str, ...], timeout: float) -> tuple[int, str]:
+        """Run a command in a container through the API's exec (websocket); (status, output)."""
+        from kubernetes.stream import stream
+
+        with _api_errors(f"exec in {namespace}/{pod}"):
+            resp = stream(
+                self.core.connect_get_namespaced_pod_exec, pod, namespace, container=container, command=list(command),
+                stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False,
+            )
+            resp.run_forever(timeout=timeout)
+            output = resp.read_stdout() + resp.read_stderr()
+            status = resp.returncode
+            resp.close()
+        if status is None:
+            raise OperationFailed(f"hook in {namespace}/{pod}[{container}] did not finish within {timeout:g}s")
+        return int(status), output
+
+
+def _items(doc: dict | None, kind: str) -> list[dict]:
+    """List items lack kind/apiVersion; put them back so stored objects are complete manifests."""
+    items = (doc or {}).get("items") or []
+    for item in items:
+        item.setdefault("kind", kind)
+        item.setdefault("apiVersion", "v1")
+    return items

@@ -1,0 +1,158 @@
+"""One contract every backend must pass (local, sftp via sshd, REST via `rclone serve restic`, S3 via
+`rclone serve s3`), run against real restic 0.14 and real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import time
+
+import pytest
+
+from kubekeeper.errors import BadInput
+from kubekeeper.repository import (
+    BackendUnreachable,
+    RepoSpec,
+    Repository,
+    RepositoryLocked,
+    RepositoryNotFound,
+    Retention,
+    WrongPassword,
+    selection,
+    snapshot_tags,
+)
+from tests.e2e.conftest import BACKENDS, ResticRepo, free_port, write_password
+
+pytestmark = pytest.mark.e2e
+
+
+def store(repo: ResticRepo, payload: bytes, n: int) -> str:
+    tags = snapshot_tags("etcd", "contract", {"revision": n})
+    return repo.repository.backup_stream(iter([payload[: len(payload) // 2], payload[len(payload) // 2 :]]), "etcd-snapshot.db", tags).snapshot_id
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backend_contract(backend, backend_repo_factory, cli, tmp_path):
+    repo = backend_repo_factory(backend)
+    assert not repo.repository.exists()
+    created = cli("repo", "init", *repo.cli_args) if not repo.spec.options and not repo.spec.backend_env else None
+    if created is None:
+        repo.repository.init()
+    else:
+        assert created.code == 0, created.err
+    assert repo.repository.exists()
+
+    payloads = [bytes([i]) * 300_000 + b"tail" for i in range(3)]
+    ids = [store(repo, p, i) for i, p in enumerate(payloads)]
+    listed = repo.repository.snapshots(selection("etcd", "contract"))
+    assert [s.id[:8] for s in listed] == [i[:8] for i in ids]  # oldest first
+
+    out = io.BytesIO()
+    repo.repository.dump(listed[-1].id, "/etcd-snapshot.db", out)
+    assert out.getvalue() == payloads[-1]
+    target = tmp_path / "restored"
+    repo.repository.restore(listed[0].id, target)
+    assert (target / "etcd-snapshot.db").read_bytes() == payloads[0]
+
+    repo.repository.check(read_data_subset="50%")
+
+    groups = repo.repository.forget(Retention(keep_last=2), selection("etcd", "contract"))
+    assert sum(len(g.get("remove") or []) for g in groups) == 1
+    assert len(repo.repository.snapshots()) == 2
+
+    # copy to another backend (local -> this backend's peer, or this backend -> local)
+    other = backend_repo_factory("local" if backend != "local" else "rest")
+    repo.repository.copy_to(other.repository, selection("etcd"))
+    copied = other.repository.snapshots(selection("etcd"))
+    assert sorted(s.original for s in copied) == sorted(s.id for s in repo.repository.snapshots())
+    again = io.BytesIO()
+    other.repository.dump(copied[-1].id, "/etcd-snapshot.db", again)
+    assert again.getvalue() == payloads[-1]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backend_error_messages(backend, backend_repo_factory, tmp_path):
+    missing = backend_repo_factory(backend)
+    with pytest.raises(RepositoryNotFound, match="no repository at"):
+        missing.repository.snapshots()
+
+    repo = backend_repo_factory(backend, init=True)
+    wrong = RepoSpec(repo.spec.url, write_password(tmp_path / "wrong.pw"), options=repo.spec.options, backend_env=repo.spec.backend_env)
+    with pytest.raises(WrongPassword) as raised:
+        Repository(wrong).snapshots()
+    assert "wrong password" in raised.value.message and "\n" not in raised.value.message
+
+    # a live restic holding a lock: an exclusive operation is refused and the holder is named
+    holder = subprocess.Popen(
+        ["restic", "backup", "--stdin", "--stdin-filename", "x", *sum((["-o", o] for o in repo.spec.options), [])],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**__import__("os").environ, **repo.spec.env()},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                repo.repository.check()  # takes an exclusive lock
+            except RepositoryLocked as exc:
+                assert f"PID {holder.pid}" in exc.message and " since " in exc.message
+                assert "never removes a live lock" in exc.message
+                break
+            assert time.monotonic() < deadline, "the lock never showed up"
+            time.sleep(0.3)
+    finally:
+        holder.kill()
+        holder.wait()
+
+    if backend != "local":
+        dead = free_port()
+        url = {"sftp": None, "rest": f"rest:http://127.0.0.1:{dead}/x/", "s3": f"s3:http://127.0.0.1:{dead}/bucket/x"}[backend]
+        options = tuple(o.replace(f"-p {repo.spec.options[0].split('-p ')[1].split()[0]}", f"-p {dead}") for o in repo.spec.options)
+        spec = RepoSpec(url or repo.spec.url, repo.password_file, options=options, backend_env=repo.spec.backend_env)
+        with pytest.raises(BackendUnreachable, match="unreachable"):
+            Repository(spec, timeout=120).snapshots()
+
+
+def test_cli_errors_are_one_line(cli, tmp_path, restic_repo):
+    wrong = write_password(tmp_path / "other.pw")
+    result = cli("snapshots", "--repo", restic_repo.url, "--password-file", str(wrong))
+    assert result.code == 3 and "wrong password" in result.err and result.err.count("\n") == 1
+    result = cli("snapshots", "--repo", str(tmp_path / "nothing"), "--password-file", str(wrong))
+    assert result.code == 3 and "no repository at" in result.err
+    result = cli("repo", "forget", *restic_repo.cli_args)
+    assert result.code == 2 and "--keep-last" in result.err
+
+
+def test_repo_commands_and_copy_to_several(cli, restic_repo, backend_repo_factory, tmp_path):
+    for i in range(3):
+        restic_repo.repository.backup_stream(iter([b"x" * 1000 * (i + 1)]), "etcd-snapshot.db", snapshot_tags("etcd", "c1", {"revision": i}))
+    restic_repo.repository.backup_stream(iter([b"v"]), "data", snapshot_tags("volume", "c1"))
+    listed = cli("snapshots", "--kind", "etcd", "--format", "json", *restic_repo.cli_args)
+    assert listed.code == 0, listed.err
+    import json
+
+    docs = json.loads(listed.out)
+    assert [d["details"]["revision"] for d in docs] == ["0", "1", "2"]
+    assert set(docs[0]) == {"id", "time", "kind", "cluster", "tags", "details"}
+    assert docs[0]["time"] <= docs[-1]["time"]
+
+    checked = cli("repo", "check", "--read-data-subset", "1/2", *restic_repo.cli_args)
+    assert checked.code == 0, checked.err
+
+    one, two = tmp_path / "copy1", tmp_path / "copy2"
+    pw1, pw2 = write_password(tmp_path / "c1.pw"), write_password(tmp_path / "c2.pw")
+    copied = cli("repo", "copy", "--kind", "etcd", "--to", str(one), "--to-password-file", str(pw1),
+                 "--to", str(two), "--to-password-file", str(pw2), *restic_repo.cli_args)
+    assert copied.code == 0, copied.err
+    for target, pw in ((one, pw1), (two, pw2)):
+        assert len(Repository(RepoSpec(str(target), pw)).snapshots(selection("etcd"))) == 3
+        assert Repository(RepoSpec(str(target), pw)).snapshots(selection("volume")) == []
+
+    forgot = cli("repo", "forget", "--keep-last", "1", "--kind", "etcd", "--format", "json", *restic_repo.cli_args)
+    assert forgot.code == 0, forgot.err
+    assert json.loads(forgot.out)["removed"] == 2
+    assert len(restic_repo.repository.snapshots()) == 2  # one etcd + the volume snapshot
+
+    with pytest.raises(BadInput):
+        cli_bad = cli("repo", "copy", "--to", str(one), "--to-password-file", str(pw1), "--to-password-file", str(pw2), "--to", str(two), "--to", str(tmp_path / "c3"), *restic_repo.cli_args)
+        assert cli_bad.code == 2
+        raise BadInput("ok")

@@ -1,0 +1,54 @@
+"""Profiles, suppression annotations, --no-suppress and the --fail-on threshold."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubekeeper.errors import BadInput
+from kubekeeper.lint.profiles import all_profiles, profile
+from kubekeeper.lint.rules import all_rules
+from tests.unit.lint.conftest import container, deployment, rules_of, run_lint
+
+BEST_EFFORT = [container(requests=None, limits=None)]
+
+
+def test_profiles_are_data_and_cover_every_rule():
+    profiles = all_profiles()
+    assert {"default", "strict"} <= set(profiles)
+    for levels in profiles.values():
+        assert set(levels) == set(all_rules())
+    assert "critical-replicas" not in profile("default")  # "off"
+    with pytest.raises(BadInput, match="unknown profile"):
+        profile("lenient")
+
+
+def test_severities_come_from_the_profile():
+    obj = deployment(containers=BEST_EFFORT)
+    default = {f.rule: f.severity for f in run_lint(obj).findings}
+    strict = {f.rule: f.severity for f in run_lint(obj, profile="strict").findings}
+    assert default["resource-requests"] == "warning" and strict["resource-requests"] == "error"
+
+
+def test_suppression_annotation_names_rule_ids():
+    obj = deployment(containers=BEST_EFFORT, annotations={"kubekeeper.io/lint-ignore": "resource-requests, qos-best-effort"})
+    assert rules_of(run_lint(obj)) == ["resource-limits"]
+    assert rules_of(run_lint(obj, suppress=False)) == ["qos-best-effort", "resource-limits", "resource-requests"]
+
+
+def test_suppress_all():
+    obj = deployment(containers=BEST_EFFORT, annotations={"kubekeeper.io/lint-ignore": "*"})
+    result = run_lint(obj)
+    assert result.findings == [] and len(result.workloads) == 1
+
+
+@pytest.mark.parametrize("fail_on,expected", [("error", True), ("warning", True), ("info", True)])
+def test_fail_on_best_effort(fail_on, expected):
+    assert run_lint(deployment(containers=BEST_EFFORT)).failed(fail_on) is expected
+
+
+def test_fail_on_threshold_ignores_lower_severities():
+    obj = deployment(namespace="kube-system", containers=[container(requests={"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi"},
+                                                                    limits={"memory": "2Gi", "cpu": "2", "ephemeral-storage": "1Gi"})], replicas=1)
+    result = run_lint(obj)
+    assert [f.severity for f in result.findings] == ["info"]
+    assert result.failed("info") and not result.failed("warning")

@@ -1,0 +1,107 @@
+"""apply on copies of node trees: audit is clean afterwards, a second run changes nothing, comments,
+modes and unrelated settings survive, dry runs change nothing, backups are made first."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+
+import pytest
+
+from kubekeeper.errors import BadInput
+from kubekeeper.tune.apply import apply
+from kubekeeper.tune.audit import audit
+
+LAYOUTS = ["1.20-docker", "1.30-containerd-v2", "1.30-containerd-v3"]
+
+
+def _snapshot(root):
+    return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_apply_then_audit_is_clean_and_second_apply_is_a_no_op(node_tree, layout: str) -> None:
+    root = node_tree(layout)
+    assert audit(root, 1000).findings
+    first = apply(root, 1000)
+    assert first.changed and first.backups
+    assert audit(root, 1000).findings == []
+    state = _snapshot(root)
+    second = apply(root, 1000)
+    assert not second.changed and second.backups == []
+    assert _snapshot(root) == state
+
+
+def test_dry_run_prints_diffs_and_changes_nothing(cli, node_tree) -> None:
+    root = node_tree("1.30-containerd-v3")
+    before = _snapshot(root)
+    result = cli("tune", "apply", "--root", str(root), "--nodes", "1000", "--dry-run")
+    assert result.code == 0
+    assert "--- /etc/containerd/config.toml" in result.out and "+    image_pull_progress_timeout = " in result.out
+    assert "-    - --target-ram-mb=60000" in result.out
+    assert _snapshot(root) == before
+
+
+def test_cli_second_run_says_nothing_changed_and_names_restarts(cli, node_tree) -> None:
+    root = node_tree("1.30-containerd-v2")
+    first = cli("tune", "apply", "--root", str(root), "--nodes", "1000")
+    assert "restart needed (not done by kubekeeper): containerd, kubelet" in first.out
+    second = cli("tune", "apply", "--root", str(root), "--nodes", "1000")
+    assert second.code == 0 and "nothing changed" in second.out
+
+
+def test_toml_merge_keeps_comments_and_unrelated_tables(node_tree) -> None:
+    root = node_tree("1.30-containerd-v2")
+    apply(root, 1000, only="runtime")
+    text = (root / "etc/containerd/config.toml").read_text()
+    assert "# pause image pinned for the kubelet" in text
+    data = tomllib.loads(text)
+    cri = data["plugins"]["io.containerd.grpc.v1.cri"]
+    assert cri["max_concurrent_downloads"] == 10 and cri["image_pull_progress_timeout"] == "10m0s"
+    assert cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is True
+    assert data["grpc"]["max_recv_message_size"] == 16777216
+
+
+def test_yaml_merge_keeps_comments_order_mode_and_backs_up(node_tree) -> None:
+    root = node_tree("1.30-containerd-v3")
+    manifest = root / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    os.chmod(manifest, 0o600)
+    original = manifest.read_text()
+    result = apply(root, 1000, only="control-plane")
+    text = manifest.read_text()
+    assert "# 2019 field-report tuning for a 1000-node cluster" in text
+    assert "creationTimestamp: null" in text and "--target-ram-mb" not in text
+    assert text.index("--advertise-address") < text.index("--max-requests-inflight")
+    assert manifest.stat().st_mode & 0o777 == 0o600
+    backups = [b for b in result.backups if b.name.startswith("kube-apiserver.yaml.kubekeeper-")]
+    assert backups and backups[0].read_text() == original
+    assert backups[0].parent.name == "kubekeeper-backup"  # never inside the static-pod directory
+    assert not list((root / "etc/kubernetes/manifests").glob("*.kubekeeper-*"))
+    kubelet_config = root / "var/lib/kubelet/config.yaml"
+    assert "maxPods: 250" in kubelet_config.read_text()  # --only kept the kubelet untouched
+
+
+def test_kubelet_flag_override_removed_from_env_file(node_tree) -> None:
+    root = node_tree("1.20-docker")
+    apply(root, 1000, only="kubelet")
+    env = (root / "var/lib/kubelet/kubeadm-flags.env").read_text()
+    assert "--max-pods" not in env and "--network-plugin=cni" in env
+    assert "--image-pull-progress-deadline=10m" in env  # a docker-era kubelet flag on 1.20
+    # maxPods' default (110) is the recommendation: with the overriding flag gone, nothing to write
+    assert not [f for f in audit(root, 1000).findings if f.component == "kubelet"]
+
+
+def test_sysctl_apply_writes_file_and_live_values(node_tree) -> None:
+    root = node_tree("1.30-containerd-v3")
+    (root / "etc/sysctl.conf").write_text("fs.file-max = 5\n")  # would override ours at boot
+    result = apply(root, 1000, only="sysctl")
+    assert {c.key for c in result.live} >= {"net.core.netdev_max_backlog", "fs.file-max"}
+    assert (root / "proc/sys/net/core/netdev_max_backlog").read_text().strip() == "10000"
+    assert "net.core.netdev_max_backlog = 10000" in (root / "etc/sysctl.d/90-kubekeeper.conf").read_text()
+    assert (root / "etc/sysctl.conf").read_text() == "fs.file-max = 1000000\n"
+    assert not [f for f in audit(root, 1000).findings if f.component == "sysctl"]
+
+
+def test_unknown_only_group_is_bad_input(node_tree) -> None:
+    with pytest.raises(BadInput, match="unknown group"):
+        apply(node_tree("1.20-docker"), 1000, only="sysctl,kernel")

@@ -1,0 +1,92 @@
+"""audit: findings against realistic node trees, exit codes, and the JSON contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kubekeeper.errors import BadInput
+from kubekeeper.tune.audit import audit, normalize
+from kubekeeper.tune.plan import PlanRequest, make_plan
+
+
+def _by_id(report):
+    return {f.id: f for f in report.findings}
+
+
+def test_1_20_node_findings(node_tree) -> None:
+    report = audit(node_tree("1.20-docker"), 1000)
+    found = _by_id(report)
+    assert report.k8s_version == "1.20" and report.runtime == "docker"
+    removed = found["kube-apiserver.apiserver-count"]
+    assert removed.severity == "error" and removed.problem == "removed"
+    assert removed.source == "/etc/kubernetes/manifests/kube-apiserver.yaml:28"
+    lock = found["kube-controller-manager.leader-elect-resource-lock"]
+    assert (lock.current, lock.recommended, lock.severity) == ("endpoints", "leases", "warning")  # still valid in 1.20
+    max_pods = found["kubelet.max-pods"]  # the flag in kubeadm-flags.env wins over the config file
+    assert max_pods.current == "250" and max_pods.source == "/var/lib/kubelet/kubeadm-flags.env:1"
+    assert found["docker.max-concurrent-downloads"].problem == "unset"
+    assert "kube-apiserver.target-ram-mb" not in found  # 60000 == 1000 nodes x 60, and not removed in 1.20
+    assert "kubelet.serialize-image-pulls" in report.passed
+
+
+def test_1_30_node_removed_flags_and_values(node_tree) -> None:
+    found = _by_id(audit(node_tree("1.30-containerd-v3"), 1000))
+    assert found["kube-apiserver.target-ram-mb"].problem == "removed"
+    lock = found["kube-controller-manager.leader-elect-resource-lock"]
+    assert lock.problem == "removed-value" and lock.severity == "error"
+    assert found["containerd.image-pull-progress-timeout"].current == "5m0s"
+    assert found["containerd.image-pull-progress-timeout"].source == "/etc/containerd/config.toml:15"
+    assert "containerd.max-concurrent-downloads" not in found  # already 10 in the v3 config
+
+
+def test_live_vs_persisted_sysctl_findings(node_tree) -> None:
+    root = node_tree("1.30-containerd-v3")
+    (root / "proc/sys/net/core/netdev_max_backlog").write_text("10000\n")  # live, not persisted
+    found = _by_id(audit(root, 1000))
+    assert found["sysctl.net.core.netdev_max_backlog"].problem == "live-not-persisted"
+    assert found["sysctl.fs.file-max"].problem == "persisted-not-live"  # sysctl.conf says 1000000
+    assert found["sysctl.net.ipv4.neigh.default.gc_thresh2"].problem == "differs"
+
+
+def test_ids_and_keys_match_the_plan(node_tree) -> None:
+    report = audit(node_tree("1.30-containerd-v2"), 500)
+    plan = make_plan(PlanRequest(nodes=500, k8s_version="1.30", containerd_version="1.7"))
+    keys = {s.id: s.key for s in plan.settings} | {o.id: o.key for o in plan.obsolete}
+    for finding in report.findings:
+        assert keys[finding.id] == finding.key
+
+
+def test_version_and_nodes_required(node_tree, tmp_path) -> None:
+    with pytest.raises(BadInput, match="--nodes"):
+        audit(node_tree("1.20-docker"), None)
+    (tmp_path / "worker").mkdir()
+    with pytest.raises(BadInput, match="--k8s-version"):
+        audit(tmp_path / "worker", 10)
+    worker = audit(tmp_path / "worker", 10, "1.30")  # a bare worker: control plane skipped, not failed
+    assert {"component": "kube-apiserver", "reason": "no static pod manifest on this node"} in worker.skipped
+
+
+def test_normalize_durations_and_booleans() -> None:
+    assert normalize("10m0s") == normalize("10m") == normalize("600s")
+    assert normalize(True) == normalize("True") == "true"
+
+
+def test_cli_json_and_exit_codes(cli, node_tree) -> None:
+    root = node_tree("1.30-containerd-v3")
+    result = cli("tune", "audit", "--root", str(root), "--nodes", "1000", "--format", "json")
+    assert result.code == 1
+    body = json.loads(result.out)
+    assert body["k8s_version"] == "1.30" and body["nodes"] == 1000
+    for finding in body["findings"]:
+        assert {"id", "component", "key", "source", "current", "recommended", "severity", "fix"} <= set(finding)
+    bad = cli("tune", "audit", "--root", str(root), "--nodes", "1000", "--k8s-version", "banana")
+    assert bad.code == 2 and "Traceback" not in bad.err
+
+
+def test_audit_changes_nothing(node_tree) -> None:
+    root = node_tree("1.20-docker")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    audit(root, 1000)
+    assert before == {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
