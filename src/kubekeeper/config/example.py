@@ -46,6 +46,9 @@ def _model_lines(model: type[BaseModel], indent: int) -> list[str]:
 
 
 def _render_value(pad: str, name: str, example: Any) -> str:
+    if isinstance(example, list) and any(isinstance(v, dict) for v in example):
+        items = ", ".join("{" + ", ".join(f"{k}: {_scalar(str(v))}" for k, v in item.items()) + "}" for item in example)
+        return f"{pad}{name}: [{items}]"
     if isinstance(example, list):
         items = ", ".join(_scalar(v) for v in example)
         return f"{pad}{name}: [{items}]"

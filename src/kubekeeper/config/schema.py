@@ -84,6 +84,18 @@ class RegistrySection(_Section):
         return self
 
 
+class DirectoryVolume(_Section):
+    pvc: str = Field(..., description="NAMESPACE/NAME recorded for this directory's snapshots.", examples=["prod/postgres-data"])
+    path: Path = Field(..., description="Directory backed up as that PVC, without asking the API (hostPath data, scripts).", examples=["/srv/postgres"])
+
+    @field_validator("pvc")
+    @classmethod
+    def _ns_name(cls, value: str) -> str:
+        if value.count("/") != 1 or not all(value.split("/")):
+            raise ValueError(f"{value!r} is not NAMESPACE/NAME")
+        return value
+
+
 class VolumesSection(_Section):
     enabled: bool = Field(True, description="Back up PVC volume data found on this node.", examples=[True])
     namespaces: list[str] = Field(default_factory=list, description="Only PVCs in these namespaces (empty: all).", examples=[["prod", "data"]])
@@ -95,6 +107,11 @@ class VolumesSection(_Section):
     kubeconfig: Path | None = Field(None, description="kubeconfig (default: in-cluster service account, then ~/.kube/config).", examples=["/etc/kubernetes/admin.conf"])
     context: str | None = Field(None, description="kubeconfig context.", examples=["prod"])
     concurrency: int = Field(2, ge=1, le=32, description="PVCs backed up in parallel on this node.", examples=[2])
+    directories: list[DirectoryVolume] = Field(
+        default_factory=list,
+        description="Directories backed up as PVCs without the API (like `backup volume --source-dir`); when set, the API is not asked.",
+        examples=[[{"pvc": "prod/postgres-data", "path": "/srv/postgres"}]],
+    )
 
     @field_validator("pvcs")
     @classmethod

@@ -27,9 +27,14 @@ log = logging.getLogger(__name__)
 class Repository:
     """One restic repository. Methods are small wrappers; argv comes from `commands`."""
 
-    def __init__(self, spec: RepoSpec, *, timeout: float | None = None) -> None:
+    def __init__(self, spec: RepoSpec, *, timeout: float | None = None, extra_tags: Sequence[str] = ()) -> None:
         self.spec = spec
         self.timeout = timeout
+        self.extra_tags = tuple(extra_tags)
+
+    def tagged(self, *tags: str) -> Repository:
+        """The same repository, adding `tags` to every snapshot written through it (e.g. `set=<id>`)."""
+        return Repository(self.spec, timeout=self.timeout, extra_tags=(*self.extra_tags, *tags))
 
     # ------------------------------------------------------------------ plumbing
     def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -95,6 +100,7 @@ class Repository:
         cwd: Path | None = None,
         parent: str | None = None,
     ) -> BackupSummary:
+        tags = [*tags, *self.extra_tags]
         command = self._command(commands.backup_paths_argv(paths, tags, host=host, excludes=excludes, parent=parent))
         command = Command(command.argv, command.env, cwd, command.timeout, command.secrets)
         try:
@@ -110,7 +116,7 @@ class Repository:
 
     def backup_stream(self, chunks: Iterable[bytes], filename: str, tags: Sequence[str], *, host: str | None = None) -> BackupSummary:
         """Stream bytes into a snapshot holding one file; if `chunks` raises, nothing is stored."""
-        command = self._command(commands.backup_stdin_argv(filename, tags, host=host))
+        command = self._command(commands.backup_stdin_argv(filename, [*tags, *self.extra_tags], host=host))
         try:
             result = execute.feed(command, chunks)
         except CommandFailed as exc:

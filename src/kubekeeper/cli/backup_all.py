@@ -1,0 +1,73 @@
+"""`kubekeeper backup all`: every enabled part of cluster.yaml as one backup set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from kubekeeper.backup.backup_set import run_backup_set
+from kubekeeper.backup.parts import parts_from_config
+from kubekeeper.cli.common import FORMAT_OPTION, Format
+from kubekeeper.cli.groups import backup_app
+from kubekeeper.config import config_path, load_config
+from kubekeeper.config.schema import ClusterConfig, RepositoryRef
+from kubekeeper.errors import OperationFailed
+from kubekeeper.repository import Repository, RepoSpec, Retention
+from kubekeeper.report.console import print_json
+from kubekeeper.report.run_report import show_set, write_json_report, write_metrics
+
+CONFIG_OPTION = typer.Option(None, "--config", "-c", envvar="KUBEKEEPER_CONFIG", show_envvar=True, help="Path of cluster.yaml.")
+
+
+def repository_for(ref: RepositoryRef) -> Repository:
+    """A repository from a config reference; the password is resolved here and passed by env only."""
+    return Repository(RepoSpec(url=ref.url, password=ref.password.resolve(), cacert=ref.cacert))
+
+
+def retention_of(config: ClusterConfig) -> Retention:
+    r = config.retention
+    return Retention(r.keep_last, r.keep_daily, r.keep_weekly, r.keep_monthly)
+
+
+@backup_app.command("all")
+def backup_all_command(
+    config: Path = CONFIG_OPTION,
+    skip: list[str] = typer.Option([], "--skip", help="Turn a part off for this run: etcd, registry or volumes (repeatable)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars on stderr."),
+    output_format: Format = FORMAT_OPTION,
+) -> None:
+    """Back up etcd, registry and volumes (cluster.yaml) as one backup set.
+
+    Then copy the set to the other repositories, apply retention, and write the JSON report and
+    Prometheus textfile. A failed part does not stop the others; exit 3 if any part failed.
+    """
+    cfg = load_config(config_path(config))
+    for name in skip:
+        section = {"etcd": cfg.etcd, "registry": cfg.registry, "volumes": cfg.volumes}.get(name)
+        if section is None:
+            from kubekeeper.errors import BadInput
+
+            raise BadInput(f"--skip {name}: choose etcd, registry or volumes")
+        section.enabled = False
+    primary = repository_for(cfg.repositories.primary)
+    copies = [repository_for(ref) for ref in cfg.repositories.copies]
+    parts = parts_from_config(cfg, primary, progress=not no_progress and output_format is Format.text)
+    report = run_backup_set(cfg.cluster, parts, primary, copies, retention_of(cfg))
+    if cfg.reports.directory:
+        write_json_report(report, cfg.reports.directory)
+    if cfg.reports.prometheus_textfile:
+        write_metrics(report, cfg.reports.prometheus_textfile)
+    if output_format is Format.json:
+        print_json(report.as_json())
+    else:
+        show_set(report)
+    if not report.ok:
+        failed = [p.name for p in report.parts if not p.ok] + [f"copy to {c.repository}" for c in report.copies if not c.ok]
+        if report.retention.get("error"):
+            failed.append("retention")
+        raise OperationFailed(f"backup set {report.set_id} incomplete: {', '.join(failed)} failed; the other parts were stored")
+
+
+def register(app: typer.Typer) -> None:
+    """Commands attach to the `backup` group defined in cli/groups.py."""
