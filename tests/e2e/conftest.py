@@ -211,7 +211,7 @@ def rclone_rest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RcloneServ
 @pytest.fixture(scope="session")
 def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RcloneServer]:
     """`rclone serve s3` with an access key pair (works with restic 0.14's S3 client)."""
-    yield from _rclone(tmp_path_factory, "s3", ["--dir-cache-time", "0s"])  # listings must see new locks
+    yield from _rclone(tmp_path_factory, "s3", ["--dir-cache-time", "2s"])  # listings soon see new locks
 
 
 BACKENDS = ("local", "sftp", "rest", "s3")

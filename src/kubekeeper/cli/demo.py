@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from kubekeeper.demo import registry_cycle
+from kubekeeper.demo.etcd_cycle import demo_etcd_cycle
 from kubekeeper.report.console import stdout
 from kubekeeper.report.plan import show_plan
 from kubekeeper.tune.plan import PlanRequest, make_plan
@@ -33,6 +34,7 @@ def demo_command(
     stdout.print(f"sandbox: {workdir}")
     try:
         demo_tune_plan(workdir)
+        demo_etcd_cycle(workdir)
         registry_cycle.demo_registry_cycle(workdir)
     finally:
         if not keep:

@@ -1,1 +1,1 @@
-"""Steps of `kubekeeper demo`, each runnable on a sandbox that needs nothing but this machine."""
+"""Demo steps run by `kubekeeper demo` on an embedded sandbox (nothing outside this machine)."""
