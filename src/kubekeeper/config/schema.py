@@ -84,6 +84,12 @@ class RegistrySection(_Section):
         return self
 
 
+def _check_ns_name(item: str) -> str:
+    if item.count("/") != 1 or not all(item.split("/")):
+        raise ValueError(f"{item!r} is not NAMESPACE/NAME")
+    return item
+
+
 class DirectoryVolume(_Section):
     pvc: str = Field(..., description="NAMESPACE/NAME recorded for this directory's snapshots.", examples=["prod/postgres-data"])
     path: Path = Field(..., description="Directory backed up as that PVC, without asking the API (hostPath data, scripts).", examples=["/srv/postgres"])
@@ -91,9 +97,7 @@ class DirectoryVolume(_Section):
     @field_validator("pvc")
     @classmethod
     def _ns_name(cls, value: str) -> str:
-        if value.count("/") != 1 or not all(value.split("/")):
-            raise ValueError(f"{value!r} is not NAMESPACE/NAME")
-        return value
+        return _check_ns_name(value)
 
 
 class VolumesSection(_Section):
@@ -115,11 +119,8 @@ class VolumesSection(_Section):
 
     @field_validator("pvcs")
     @classmethod
-    def _ns_name(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if item.count("/") != 1 or not all(item.split("/")):
-                raise ValueError(f"{item!r} is not NAMESPACE/NAME")
-        return value
+    def _ns_names(cls, value: list[str]) -> list[str]:
+        return [_check_ns_name(item) for item in value]
 
 
 class RepositoryRef(_Section):
