@@ -82,27 +82,6 @@ def test_backend_error_messages(backend, backend_repo_factory, tmp_path):
         Repository(wrong).snapshots()
     assert "wrong password" in raised.value.message and "\n" not in raised.value.message
 
-    # a live restic holding a lock: an exclusive operation is refused and the holder is named
-    holder = subprocess.Popen(
-        ["restic", "backup", "--stdin", "--stdin-filename", "x", *sum((["-o", o] for o in repo.spec.options), [])],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**__import__("os").environ, **repo.spec.env()},
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                repo.repository.check()  # takes an exclusive lock
-            except RepositoryLocked as exc:
-                assert f"PID {holder.pid}" in exc.message and " since " in exc.message
-                assert "never removes a live lock" in exc.message
-                break
-            assert time.monotonic() < deadline, "the lock never showed up"
-            time.sleep(0.3)
-    finally:
-        holder.kill()
-        holder.wait()
-
     if backend != "local":
         dead = free_port()
         url = {"sftp": None, "rest": f"rest:http://127.0.0.1:{dead}/x/", "s3": f"s3:http://127.0.0.1:{dead}/bucket/x"}[backend]
@@ -110,6 +89,32 @@ def test_backend_error_messages(backend, backend_repo_factory, tmp_path):
         spec = RepoSpec(url or repo.spec.url, repo.password_file, options=options, backend_env=repo.spec.backend_env)
         with pytest.raises(BackendUnreachable, match="unreachable"):
             Repository(spec, timeout=120).snapshots()
+
+    # a live restic holding a lock: an exclusive operation is refused and the holder is named.
+    holder = subprocess.Popen(
+        ["restic", "backup", "--stdin", "--stdin-filename", "x", *sum((["-o", o] for o in repo.spec.options), [])],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "holder.err", "wb"),
+        env={**__import__("os").environ, **repo.spec.env()},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        env = {**__import__("os").environ, **repo.spec.env()}
+        list_locks = ["restic", "list", "locks", "--no-lock", *sum((["-o", o] for o in repo.spec.options), [])]
+        while not subprocess.run(list_locks, env=env, capture_output=True).stdout.strip():
+            assert holder.poll() is None and time.monotonic() < deadline, "the holder never took its lock"
+            time.sleep(0.2)  # never race the holder: wait until its lock is in the repository
+        while True:
+            try:
+                repo.repository.check()  # takes an exclusive lock
+            except RepositoryLocked as exc:
+                assert f"PID {holder.pid}" in exc.message and " since " in exc.message
+                assert "never removes a live lock" in exc.message
+                break
+            assert time.monotonic() < deadline, f"the lock never showed up: holder rc={holder.poll()} {(tmp_path / 'holder.err').read_text()[-300:]}"
+            time.sleep(0.3)
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_cli_errors_are_one_line(cli, tmp_path, restic_repo):
@@ -152,7 +157,6 @@ def test_repo_commands_and_copy_to_several(cli, restic_repo, backend_repo_factor
     assert json.loads(forgot.out)["removed"] == 2
     assert len(restic_repo.repository.snapshots()) == 2  # one etcd + the volume snapshot
 
-    with pytest.raises(BadInput):
-        cli_bad = cli("repo", "copy", "--to", str(one), "--to-password-file", str(pw1), "--to-password-file", str(pw2), "--to", str(two), "--to", str(tmp_path / "c3"), *restic_repo.cli_args)
-        assert cli_bad.code == 2
-        raise BadInput("ok")
+    bad = cli("repo", "copy", "--to", str(one), "--to", str(two), "--to", str(tmp_path / "c3"),
+              "--to-password-file", str(pw1), "--to-password-file", str(pw2), *restic_repo.cli_args)
+    assert bad.code == 2 and "--to-password-file" in bad.err

@@ -107,16 +107,9 @@ class Retention:
         return [item for flag, value in pairs if value is not None for item in (flag, str(value))]
 
 
-def forget_argv(retention: Retention, tags: Sequence[str], *, prune: bool = True, dry_run: bool = False) -> tuple[str, ...]:
-    # not grouped by tags: detail tags (revision=...) differ on every snapshot and would make each
-    # its own group, so nothing would ever be forgotten. Repository.forget runs this once per
-    # kind/cluster instead; host and paths keep each source (each PVC) apart within it.
-    argv = [RESTIC, "forget", "--json", "--group-by", "host,paths", *_tag_args(tags), *retention.args()]
-    if prune:
-        argv.append("--prune")
-    if dry_run:
-        argv.append("--dry-run")
-    return tuple(argv)
+def forget_ids_argv(snapshot_ids: Sequence[str]) -> tuple[str, ...]:
+    """Forget exactly these snapshots; which ones is decided per series in retention.py."""
+    return (RESTIC, "forget", *snapshot_ids)
 
 
 def prune_argv() -> tuple[str, ...]:

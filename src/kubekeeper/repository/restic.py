@@ -6,7 +6,6 @@ failures into typed repository errors.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from functools import cached_property
@@ -22,6 +21,9 @@ from kubekeeper.repository.messages import BackupSummary, Snapshot
 from kubekeeper.repository.spec import RepoSpec
 
 log = logging.getLogger(__name__)
+
+#: snapshot ids per `restic forget` call (argv stays far below ARG_MAX)
+FORGET_BATCH = 200
 
 
 class Repository:
@@ -160,20 +162,19 @@ class Repository:
         return self._run(commands.check_argv(read_data_subset)).text
 
     def forget(self, retention: Retention, tags: Sequence[str], *, prune: bool = True, dry_run: bool = False) -> list[dict]:
-        """Apply the retention separately to each kind/cluster among the snapshots `tags` select."""
+        """Apply the retention to each backup series among the snapshots `tags` select (see retention.py)."""
         if retention.empty:
             raise BadInput("forget needs at least one of --keep-last/--keep-daily/--keep-weekly/--keep-monthly")
-        from kubekeeper.repository.tags import cluster_of, kind_of, selection
+        from kubekeeper.repository import retention as policy
 
-        groups: list[dict] = []
-        pairs = sorted({(kind_of(s.tags), cluster_of(s.tags)) for s in self.snapshots(tags)}, key=str)
-        for kind, cluster in pairs:
-            scoped = list(dict.fromkeys([*tags, *selection(kind, cluster)])) if kind or cluster else list(tags)
-            argv = commands.forget_argv(retention, scoped, prune=False, dry_run=dry_run)
-            groups += _forget_groups(self._run(argv).stdout)
-        if prune and not dry_run and any(g.get("remove") for g in groups):
-            self._run(commands.prune_argv())
-        return groups
+        decisions = policy.plan(self.snapshots(tags), retention)
+        doomed = [snapshot_id for d in decisions for snapshot_id in d.remove]
+        if doomed and not dry_run:
+            for start in range(0, len(doomed), FORGET_BATCH):
+                self._run(commands.forget_ids_argv(doomed[start:start + FORGET_BATCH]))
+            if prune:
+                self._run(commands.prune_argv())
+        return [d.as_json() for d in decisions]
 
     def copy_to(self, destination: Repository, tags: Sequence[str], snapshot_ids: Sequence[str] = ()) -> None:
         """Copy snapshots from this repository into `destination` (restic dedups what is already there)."""
@@ -201,16 +202,3 @@ class Repository:
             execute.run(command)
         except CommandFailed as exc:
             raise messages.classify(exc, self.spec.display) from exc
-
-
-def _forget_groups(output: bytes) -> list[dict]:
-    """`forget --json` prints one JSON array of groups (keep/remove), followed by prune's text."""
-    text = output.decode("utf-8", "replace").strip()
-    start = text.find("[")
-    if start < 0:
-        return []
-    try:
-        groups = json.JSONDecoder().raw_decode(text[start:])[0]
-    except json.JSONDecodeError:
-        return []
-    return groups if isinstance(groups, list) else []

@@ -14,10 +14,8 @@ from kubekeeper.repository.spec import RepoSpec
 from kubekeeper.repository.tags import details_of, selection, snapshot_tags
 
 
-def test_forget_does_not_group_by_tags_and_prunes_separately():
-    argv = commands.forget_argv(Retention(keep_last=2, keep_daily=7), selection("etcd", "c"), prune=False)
-    assert argv[argv.index("--group-by") + 1] == "host,paths"
-    assert "--prune" not in argv and ("--keep-last", "2") == argv[argv.index("--keep-last") : argv.index("--keep-last") + 2]
+def test_forget_names_exact_snapshots_and_prunes_separately():
+    assert commands.forget_ids_argv(["a1", "b2"]) == ("restic", "forget", "a1", "b2")
     assert commands.prune_argv() == ("restic", "prune")
 
 
