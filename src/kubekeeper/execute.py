@@ -180,10 +180,17 @@ def feed(
     for thread in threads:
         thread.start()
     assert proc.stdin is not None
+    _widen_pipe(proc.stdin)
     try:
         for chunk in chunks:
             proc.stdin.write(chunk)
         proc.stdin.close()
+    except BrokenPipeError:
+        # the child exited before reading everything: its exit status and stderr say why
+        returncode = proc.wait(timeout=command.timeout)
+        for thread in threads:
+            thread.join(timeout=30)
+        raise failure(command, returncode if returncode != 0 else -1, bytes(errors)) from None
     except BaseException:
         proc.kill()
         proc.wait()
@@ -197,6 +204,16 @@ def feed(
     if returncode != 0:
         raise failure(command, returncode, bytes(errors))
     return result
+
+
+def _widen_pipe(stream: IO[bytes], size: int = 1 << 20) -> None:
+    """Grow a pipe's kernel buffer (64 KiB by default) so producer and child trade fewer wake-ups."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (OSError, ValueError, AttributeError):
+        pass  # capped by /proc/sys/fs/pipe-max-size or not a pipe: the default still works
 
 
 def drain_to(command: Command, out: IO[bytes], chunk_size: int = 1 << 20) -> Result:

@@ -66,3 +66,19 @@ def test_bad_usage_is_one_line_exit_2(cli, args: tuple[str, ...]) -> None:
     assert len(lines) == 1 and lines[0].startswith("kubekeeper: error: "), result.err
     assert "Traceback" not in result.err
     assert result.out == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "needed", "not_needed"),
+    [
+        (["backup", "etcd", "--endpoints", "x"], {"groups", "etcd_backup"}, {"volume", "registry"}),
+        (["restore", "volume", "--pvc", "a/b"], {"groups", "volume"}, {"etcd_backup"}),
+        (["lint", "-"], {"lint"}, {"tune", "volume"}),
+        (["--help"], {"tune", "lint", "volume", "registry", "backup_all"}, set()),
+    ],
+)
+def test_only_the_modules_a_command_needs_are_loaded(argv: list[str], needed: set[str], not_needed: set[str]) -> None:
+    from kubekeeper.cli.main import modules_for
+
+    modules = set(modules_for([a for a in argv if not a.startswith("-")]))
+    assert needed <= modules and not (not_needed & modules)

@@ -176,14 +176,6 @@ def _data_and_metadata(repo: Repository, source: VolumeSource, *, cluster: str, 
     return summary
 
 
-def ensure_cheaply(repo: Repository) -> None:
-    """Create a missing repository; a local one is checked on disk (every restic call costs a key derivation)."""
-    url = repo.spec.url
-    if ":" not in url.split("/", 1)[0] and (Path(url) / "config").is_file():
-        return
-    repo.ensure()
-
-
 def problem_result(problem: Problem, strict: bool) -> VolumeResult:
     """Problems are always reported; only ones on another node are informational in --all-pvcs runs."""
     status = "elsewhere" if problem.reason == ELSEWHERE and not strict else ("failed" if strict else "skipped")
@@ -214,7 +206,7 @@ def backup_volumes(
         parents = latest_parents(repo, cluster)
     else:
         parents = {}
-        ensure_cheaply(repo)
+        repo.ensure()
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = [
             pool.submit(

@@ -21,6 +21,8 @@ from kubekeeper.errors import ExitCode, KubekeeperError, exit_code_for
 #: Only the modules of the command being run are imported: start-up time matters for `lint` in CI
 #: and for incremental backups that finish in seconds.
 DATA_SOURCES = ("groups", "etcd_backup", "registry", "volume", "backup_all")
+#: `backup X` / `restore X` need only the module of data source X
+SOURCE_MODULES = {"etcd": "etcd_backup", "registry": "registry", "volume": "volume", "all": "backup_all"}
 COMMANDS: dict[str, tuple[str, ...]] = {
     "tune": ("tune",),
     "lint": ("lint",),
@@ -65,9 +67,17 @@ def main(
     logging.basicConfig(level=level, format="kubekeeper: %(levelname)s: %(message)s", stream=sys.stderr)
 
 
-def build(command: str | None = None) -> typer.Typer:
-    """Register the modules `command` needs, or every module (for --help and unknown commands)."""
-    for name in COMMANDS.get(command or "", COMMAND_MODULES):
+def modules_for(positionals: list[str]) -> tuple[str, ...]:
+    """The command modules a command line needs; every module for --help and unknown commands."""
+    first = positionals[0] if positionals else ""
+    if first in ("backup", "restore") and len(positionals) > 1 and positionals[1] in SOURCE_MODULES:
+        return ("groups", SOURCE_MODULES[positionals[1]])
+    return COMMANDS.get(first, COMMAND_MODULES)
+
+
+def build(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
+    """Register the given command modules (each `kubekeeper/cli/<name>.py` with `register(app)`)."""
+    for name in modules:
         try:
             module = importlib.import_module(f"kubekeeper.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -87,8 +97,8 @@ def _fail(message: str, code: ExitCode) -> None:
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry: one line on stderr and the contract's exit code for every failure."""
     args = sys.argv[1:] if argv is None else argv
-    first = next((a for a in args if not a.startswith("-")), None)
-    command = typer.main.get_command(build(first))
+    positionals = [a for a in args if not a.startswith("-")]
+    command = typer.main.get_command(build(modules_for(positionals)))
     try:
         result = command.main(args=args, prog_name="kubekeeper", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -76,7 +76,18 @@ class Repository:
         return version
 
     # ------------------------------------------------------------------ lifecycle
+    def local_path(self) -> Path | None:
+        """The directory of a local repository (`/path` or `local:/path`), else None."""
+        url = self.spec.url.removeprefix("local:")
+        if ":" in url.split("/", 1)[0]:
+            return None  # sftp:, rest:, s3:, rclone:, ...
+        return Path(url)
+
     def exists(self) -> bool:
+        """Whether a repository is there; a local one is checked on disk (a restic call costs a key derivation)."""
+        local = self.local_path()
+        if local is not None and (local / "config").is_file():
+            return True
         try:
             self._run(commands.cat_config_argv())
         except messages.RepositoryNotFound:
