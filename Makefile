@@ -33,6 +33,7 @@ demo: setup
 	$(VENV)/bin/kubekeeper demo
 
 test: setup
+	$(VENV)/bin/ruff check src tests bench
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 from pyetcd import etcdrpc
 
-from kubekeeper.etcd.client import EtcdClient, Endpoint
+from kubekeeper.etcd.client import EtcdClient
 from kubekeeper.etcd.snapshot import verify_file
 from tests.e2e.conftest import EtcdCluster, EtcdMember, free_port
 

@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from kubekeeper.errors import BadInput
 from kubekeeper.repository import (
     BackendUnreachable,
     RepoSpec,

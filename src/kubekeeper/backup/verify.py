@@ -11,6 +11,7 @@ Nothing outside a private temp directory is touched.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import shutil
@@ -18,10 +19,16 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from kubekeeper import execute
 from kubekeeper.errors import BadInput, KubekeeperError
+from kubekeeper.execute import Command
 from kubekeeper.repository import Repository, Snapshot, details_of, selection
 from kubekeeper.repository.tags import kind_of
+
+if TYPE_CHECKING:
+    from kubekeeper.etcd.restore import RestoreTool
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +102,10 @@ def verify_etcd(repo: Repository, snapshot: Snapshot, workdir: Path) -> str:
     return f"sha256 {check.sha256[:12]}… ok, restored with {Path(tool.path).name}, revision {revision} (recorded {recorded})"
 
 
-def _db_revision(tool: object, db: Path) -> int | None:
+def _db_revision(tool: RestoreTool, db: Path) -> int | None:
     """Revision of a bolt db via `etcdutl/etcdctl snapshot status -w json` (None if unreadable)."""
-    import json
-
-    from kubekeeper import execute
-    from kubekeeper.execute import Command
-
-    path = getattr(tool, "path")
-    env = dict(getattr(tool, "env", ()))
-    result = execute.run(Command((path, "snapshot", "status", str(db), "-w", "json"), env=env, timeout=120), check=False)
+    command = Command((tool.path, "snapshot", "status", str(db), "-w", "json"), env=dict(tool.env), timeout=120)
+    result = execute.run(command, check=False)
     try:
         return int(json.loads(result.text)["revision"])
     except (ValueError, KeyError, TypeError):

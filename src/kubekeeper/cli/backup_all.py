@@ -12,7 +12,7 @@ from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.groups import backup_app
 from kubekeeper.config import config_path, load_config
 from kubekeeper.config.schema import ClusterConfig, RepositoryRef
-from kubekeeper.errors import OperationFailed
+from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.repository import Repository, RepoSpec, Retention
 from kubekeeper.report.console import print_json
 from kubekeeper.report.run_report import show_set, write_json_report, write_metrics
@@ -46,8 +46,6 @@ def backup_all_command(
     for name in skip:
         section = {"etcd": cfg.etcd, "registry": cfg.registry, "volumes": cfg.volumes}.get(name)
         if section is None:
-            from kubekeeper.errors import BadInput
-
             raise BadInput(f"--skip {name}: choose etcd, registry or volumes")
         section.enabled = False
     primary = repository_for(cfg.repositories.primary)

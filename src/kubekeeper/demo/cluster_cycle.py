@@ -29,6 +29,7 @@ from kubekeeper.config import parse_config
 from kubekeeper.demo.sandbox import SandboxEtcdCluster, digests, fill_samples, sandbox_registry
 from kubekeeper.errors import OperationFailed, VerificationFailed
 from kubekeeper.etcd.restore import MemberRestore
+from kubekeeper.registry.client import RegistryOptions
 from kubekeeper.repository import Repository, RepoSpec, Retention
 from kubekeeper.report.console import stdout
 from kubekeeper.report.run_report import show_set
@@ -161,7 +162,7 @@ def demo_cluster_cycle(workdir: Path) -> None:
         timings["restore etcd"] = time.monotonic() - t
         t = time.monotonic()
         target_url = stack.enter_context(sandbox_registry(workdir / "registry-b"))
-        restore_registry(primary, RestoreRequest(_registry_options(target_url), cluster=CLUSTER, progress=False))
+        restore_registry(primary, RestoreRequest(RegistryOptions(target_url), cluster=CLUSTER, progress=False))
         registry_after = digests(target_url)
         timings["restore registry"] = time.monotonic() - t
         t = time.monotonic()
@@ -196,9 +197,3 @@ def demo_cluster_cycle(workdir: Path) -> None:
 
 def _yes(ok: bool, text: str) -> str:
     return f"[green]{text}[/green]" if ok else "[red]DIFFERENT[/red]"
-
-
-def _registry_options(url: str):  # noqa: ANN202 - local import keeps registry optional elsewhere
-    from kubekeeper.registry.client import RegistryOptions
-
-    return RegistryOptions(url)

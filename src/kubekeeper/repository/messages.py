@@ -143,13 +143,13 @@ def classify(error: CommandFailed, repo_display: str) -> OperationFailed:
             "`restic unlock` if that process is gone (kubekeeper never removes a live lock)"
         )
     if any(marker in lower for marker in _UNREACHABLE):
-        return BackendUnreachable(f"repository backend unreachable: {repo_display}: {_fatal_line(text)}")
+        return BackendUnreachable(f"repository backend unreachable: {repo_display}: {fatal_line(text)}")
     if error.returncode == 10 or "is there a repository at the following location" in lower or "unable to open config file" in lower:
         return RepositoryNotFound(f"no repository at {repo_display} (create one with `kubekeeper repo init`)")
-    return RepositoryError(f"restic failed on {repo_display}: {_fatal_line(text) or error.message}")
+    return RepositoryError(f"restic failed on {repo_display}: {fatal_line(text) or error.message}")
 
 
-def _fatal_line(text: str) -> str:
+def fatal_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     fatal = [line for line in lines if line.startswith("Fatal:")]
     chosen = fatal[-1] if fatal else (lines[-1] if lines else "")

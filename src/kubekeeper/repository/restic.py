@@ -122,7 +122,7 @@ class Repository:
             if exc.returncode == 3:  # some files unreadable: the snapshot is incomplete, never good
                 raise OperationFailed(
                     f"restic could not read some files under {', '.join(map(str, paths))}: "
-                    f"{messages._fatal_line(exc.stderr)}; the incomplete snapshot is not reported as a backup"
+                    f"{messages.fatal_line(exc.stderr)}; the incomplete snapshot is not reported as a backup"
                 ) from exc
             raise messages.classify(exc, self.spec.display) from exc
         return messages.backup_summary(result.stdout)

@@ -39,7 +39,6 @@ from kubekeeper.tune.probe import (
     rel,
     scheduler_config,
     sysctl_path,
-    under_root,
 )
 from kubekeeper.tune.render import split_dotted
 

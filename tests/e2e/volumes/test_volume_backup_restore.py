@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from kubekeeper.repository import Repository
 
 pytestmark = pytest.mark.e2e
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from kubekeeper.errors import BadInput, CommandFailed
 from kubekeeper.repository import commands, messages
-from kubekeeper.repository.commands import Retention
 from kubekeeper.repository.restic import Repository
 from kubekeeper.repository.spec import RepoSpec
-from kubekeeper.repository.tags import details_of, selection, snapshot_tags
+from kubekeeper.repository.tags import details_of, snapshot_tags
 
 
 def test_forget_names_exact_snapshots_and_prunes_separately():
