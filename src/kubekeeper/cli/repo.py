@@ -7,22 +7,21 @@ from pathlib import Path
 import typer
 
 from kubekeeper.cli.common import FORMAT_OPTION, Format
-from kubekeeper.cli.options import PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository
+from kubekeeper.cli.options import (
+    CLUSTER_FILTER_OPTION,
+    KIND_OPTION,
+    PASSWORD_FILE_OPTION,
+    REPO_CACERT_OPTION,
+    REPO_OPTION,
+    kind_filter,
+    open_repository,
+)
 from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.repository import Repository, RepoSpec, Retention, selection
-from kubekeeper.repository.tags import KINDS
 from kubekeeper.report.console import print_json, stdout
 
 repo_app = typer.Typer(help="Create, check, copy and thin out restic repositories.", no_args_is_help=True)
 
-KIND_OPTION = typer.Option(None, "--kind", help=f"Only snapshots of this kind ({', '.join(KINDS)}).")
-CLUSTER_FILTER_OPTION = typer.Option(None, "--cluster", help="Only snapshots of this cluster.")
-
-
-def _kind(kind: str | None) -> str | None:
-    if kind is not None and kind not in KINDS:
-        raise BadInput(f"unknown --kind {kind!r} (one of {', '.join(KINDS)})")
-    return kind
 
 
 @repo_app.command("init")
@@ -89,7 +88,7 @@ def copy_command(
     Example: kubekeeper repo copy --repo /srv/backup --to sftp:nas:/backup --to-password-file nas.pw
     """
     source = open_repository(repo, password_file, repo_cacert)
-    tags = selection(_kind(kind), cluster)
+    tags = selection(kind_filter(kind), cluster)
     wanted = source.snapshots(tags)
     results = []
     for target in copy_targets(to, to_password_files, source):
@@ -127,7 +126,7 @@ def forget_command(
     """
     repository = open_repository(repo, password_file, repo_cacert)
     retention = Retention(keep_last, keep_daily, keep_weekly, keep_monthly)
-    groups = repository.forget(retention, selection(_kind(kind), cluster), prune=prune and not dry_run, dry_run=dry_run)
+    groups = repository.forget(retention, selection(kind_filter(kind), cluster), prune=prune and not dry_run, dry_run=dry_run)
     kept = sum(len(g.get("keep") or []) for g in groups)
     removed = sum(len(g.get("remove") or []) for g in groups)
     if output_format is Format.json:

@@ -7,8 +7,15 @@ from pathlib import Path
 import typer
 
 from kubekeeper.cli.common import FORMAT_OPTION, Format
-from kubekeeper.cli.options import PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository
-from kubekeeper.cli.repo import CLUSTER_FILTER_OPTION, KIND_OPTION, _kind
+from kubekeeper.cli.options import (
+    CLUSTER_FILTER_OPTION,
+    KIND_OPTION,
+    PASSWORD_FILE_OPTION,
+    REPO_CACERT_OPTION,
+    REPO_OPTION,
+    kind_filter,
+    open_repository,
+)
 from kubekeeper.repository import Snapshot, details_of, selection
 from kubekeeper.repository.tags import cluster_of, kind_of
 from kubekeeper.report.console import print_json, stdout
@@ -43,7 +50,7 @@ def snapshots_command(
     Example: kubekeeper snapshots --kind etcd --format json
     """
     repository = open_repository(repo, password_file, repo_cacert)
-    found = repository.snapshots(selection(_kind(kind), cluster))
+    found = repository.snapshots(selection(kind_filter(kind), cluster))
     documents = [snapshot_json(s) for s in found]
     if output_format is Format.json:
         print_json(documents)

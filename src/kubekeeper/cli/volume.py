@@ -10,13 +10,11 @@ from kubekeeper.backup.volume import VolumeResult, backup_volumes
 from kubekeeper.backup.volume_restore import restore_volume
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.groups import backup_app, restore_app
-from kubekeeper.cli.options import CLUSTER_OPTION, PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository
+from kubekeeper.cli.options import CONTEXT_OPTION, KUBECONFIG_OPTION, CLUSTER_OPTION, PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository
 from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.report.console import print_json, stderr, stdout
 from kubekeeper.volumes.model import PvcRef, VolumeSource
 
-KUBECONFIG_OPTION = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG", help="kubeconfig file; in a pod the service account is used.")
-CONTEXT_OPTION = typer.Option(None, "--context", help="kubeconfig context.")
 KUBELET_ROOT_OPTION = typer.Option(Path("/var/lib/kubelet"), "--kubelet-root", help="The kubelet's root directory as this process sees it.")
 HOST_ROOT_OPTION = typer.Option(Path("/"), "--host-root", help="The node's / as this process sees it (hostPath and local PVs).")
 NODE_OPTION = typer.Option(None, "--node", help="This node's name; default $NODE_NAME, then the hostname.")
