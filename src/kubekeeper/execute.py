@@ -7,22 +7,30 @@ environment or stdin, never argv.
 
 from __future__ import annotations
 
+import collections
+import ctypes
+import ctypes.util
+import fcntl
 import logging
 import os
 import shutil
+import signal
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from kubekeeper import redact
 from kubekeeper.errors import CommandFailed, CommandNotFound
 
 log = logging.getLogger(__name__)
 
-#: environment variables whose values are never logged or shown
-SECRET_ENV_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CREDENTIAL")
-MASK = "***"
+MASK = redact.MASK
+#: prctl(2) option: the signal a child gets when the thread that forked it dies
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -49,23 +57,18 @@ class Command:
 
 
 def is_secret_env(name: str) -> bool:
-    upper = name.upper()
-    return any(marker in upper for marker in SECRET_ENV_MARKERS)
+    return redact.is_secret_name(name)
 
 
 def mask(text: str, secrets: Sequence[str] = ()) -> str:
-    """Replace every known secret value in text; used for logs and error messages."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
-    return text
+    """Text with URL credentials, registered secrets and `secrets` masked; for logs and errors."""
+    return redact.redact(text, secrets)
 
 
 def describe(command: Command) -> str:
-    """A loggable rendering of the command: argv (masked) and env names (values of secrets masked)."""
-    env_part = " ".join(
-        f"{k}={MASK if is_secret_env(k) else v}" for k, v in sorted(command.env.items())
-    )
+    """A loggable rendering of the command: env (secrets masked by name and by value) and argv."""
+    env_part = " ".join(f"{k}={v}" for k, v in sorted(redact.redact_env(command.env).items()))
+    env_part = mask(env_part, command.secrets)
     argv_part = mask(" ".join(command.argv), command.secrets)
     return f"{env_part} {argv_part}".strip()
 
@@ -82,6 +85,35 @@ def _child_env(extra: Mapping[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+def _load_prctl() -> Callable[[int, int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_prctl = _load_prctl() if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A preexec hook: the child gets SIGKILL when kubekeeper dies, even by `kill -9`.
+
+    Without it a killed kubekeeper leaves restic running: reading `--stdin` it sees EOF and commits
+    a truncated snapshot; restoring it keeps writing into a target a re-run is using.
+    """
+    if _prctl is None:
+        return None
+    prctl = _prctl
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(137)
+
+    return hook
 
 
 def run(
@@ -108,6 +140,7 @@ def run(
             cwd=command.cwd,
             timeout=command.timeout,
             check=False,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
     except FileNotFoundError as exc:
         raise CommandNotFound(f"{command.argv[0]} is not installed or not on PATH") from exc
@@ -142,6 +175,7 @@ def popen(command: Command, *, stdin: int | IO[bytes] | None = None, stdout: int
             stderr=subprocess.PIPE,
             env=_child_env(command.env),
             cwd=command.cwd,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
     except FileNotFoundError as exc:
         raise CommandNotFound(f"{command.argv[0]} is not installed or not on PATH") from exc
@@ -158,9 +192,6 @@ def feed(
     Returns the last `keep_stdout_lines` stdout lines (enough for restic's JSON summary). If the
     producer raises, the child is killed so a half-written stream is never committed as good.
     """
-    import collections
-    import threading
-
     proc = popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     tail: collections.deque[bytes] = collections.deque(maxlen=keep_stdout_lines)
     errors = bytearray()
@@ -209,8 +240,6 @@ def feed(
 def _widen_pipe(stream: IO[bytes], size: int = 1 << 20) -> None:
     """Grow a pipe's kernel buffer (64 KiB by default) so producer and child trade fewer wake-ups."""
     try:
-        import fcntl
-
         fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
     except (OSError, ValueError, AttributeError):
         pass  # capped by /proc/sys/fs/pipe-max-size or not a pipe: the default still works
@@ -218,8 +247,6 @@ def _widen_pipe(stream: IO[bytes], size: int = 1 << 20) -> None:
 
 def drain_to(command: Command, out: IO[bytes], chunk_size: int = 1 << 20) -> Result:
     """Run a child and copy its stdout into `out` in chunks (e.g. `restic dump`), memory flat."""
-    import threading
-
     proc = popen(command, stdout=subprocess.PIPE)
     errors = bytearray()
 

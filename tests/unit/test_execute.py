@@ -16,7 +16,7 @@ def test_describe_masks_secret_env_and_values() -> None:
                       secrets=("hunter2",))
     text = execute.describe(command)
     assert "s3cret" not in text and "hunter2" not in text
-    assert "RESTIC_REPOSITORY=/r" in text
+    assert "tool --url rest:https://***@h/" in text
 
 
 def test_failure_is_typed_with_last_stderr_line_masked() -> None:
@@ -52,3 +52,42 @@ def test_drain_to_streams_stdout_into_any_file_object() -> None:
     out = io.BytesIO()
     execute.drain_to(Command(("sh", "-c", "head -c 3000000 /dev/zero")), out, chunk_size=65536)
     assert out.getvalue() == b"\0" * 3000000
+
+
+def test_describe_masks_url_credentials_in_non_secret_variables() -> None:
+    command = Command(("restic", "snapshots"), env={"RESTIC_REPOSITORY": "rest:https://user:s3cr3tpw@host/repo"})
+    text = execute.describe(command)
+    assert "s3cr3tpw" not in text
+    assert "RESTIC_REPOSITORY=rest:https://***@host/repo" in text
+
+
+def test_children_die_with_kubekeeper(tmp_path) -> None:
+    """A parent killed with SIGKILL takes its children along (no orphaned restic committing a stream)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pidfile = tmp_path / "child.pid"
+    script = (
+        "import sys; from kubekeeper import execute; from kubekeeper.execute import Command;"
+        f"p = execute.popen(Command(('sh', '-c', 'echo $$ > {pidfile}; exec sleep 60')));"
+        "import time; time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 20
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(child, signal.SIGKILL)
+    pytest.fail("the child outlived its killed parent")

@@ -14,7 +14,7 @@ import sys
 import click
 import typer
 
-from kubekeeper import __version__
+from kubekeeper import __version__, redact
 from kubekeeper.errors import ExitCode, KubekeeperError, exit_code_for
 
 #: top-level command -> the modules (`kubekeeper/cli/<name>.py`, each with `register(app)`) it needs.
@@ -65,6 +65,7 @@ def main(
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="kubekeeper: %(levelname)s: %(message)s", stream=sys.stderr)
+    redact.install_logging_filter()
 
 
 def modules_for(positionals: list[str]) -> tuple[str, ...]:
@@ -89,7 +90,7 @@ def build(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
 
 
 def _fail(message: str, code: ExitCode) -> None:
-    sys.stderr.write(f"kubekeeper: error: {message}\n")
+    sys.stderr.write(f"kubekeeper: error: {redact.redact(message)}\n")
     sys.stderr.flush()
     sys.exit(int(code))
 
@@ -97,6 +98,7 @@ def _fail(message: str, code: ExitCode) -> None:
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry: one line on stderr and the contract's exit code for every failure."""
     args = sys.argv[1:] if argv is None else argv
+    redact.register_environment(os.environ)
     positionals = [a for a in args if not a.startswith("-")]
     command = typer.main.get_command(build(modules_for(positionals)))
     try:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubekeeper import redact
 from kubekeeper.errors import BadInput
 
 #: backend credential variables restic reads itself; passed through untouched
@@ -49,15 +50,12 @@ class RepoSpec:
             )
         if self.password_file is not None and not self.password_file.is_file():
             raise BadInput(f"password file not found: {self.password_file}")
+        redact.register(*self.secrets)
 
     @property
     def display(self) -> str:
         """The URL with any user:password@ part masked, for messages and reports."""
-        url = self.url
-        if "@" in url and "://" in url:
-            scheme, rest = url.split("://", 1)
-            return f"{scheme}://***@{rest.split('@', 1)[1]}"
-        return url
+        return redact.strip_userinfo(self.url)
 
     def env(self, prefix: str = "RESTIC_") -> dict[str, str]:
         """Environment that selects this repository (prefix RESTIC_FROM_ for `copy --from-repo`)."""
