@@ -284,14 +284,14 @@ def make_plan(request: PlanRequest, catalogue: Catalogue | None = None, facts: V
     obsolete: list[Obsolete] = []
     warnings = size_warnings(request.nodes, facts) + version_warnings(request, versions, facts)
     for setting in catalogue.settings:
-        if not _applies_to_runtime(setting, request.runtime, request.cri_dockerd):
-            continue
         if not _applies_to_proxy(setting, request.kube_proxy):
             continue
         if not setting.k8s.holds(version) or not setting.etcd.holds(etcd):
             old = _obsolete(setting, versions)
             if old:
                 obsolete.append(old)
+            continue
+        if not _applies_to_runtime(setting, request.runtime, request.cri_dockerd):
             continue
         if setting.component == "containerd" and not setting.containerd.holds(containerd):
             if setting.containerd.min and containerd < Release.parse(setting.containerd.min):

@@ -181,10 +181,11 @@ def apf_patches(plan: Plan) -> list[tuple[str, dict]]:
     for rec in _rendered(plan.for_component("apf"), "config"):
         if rec.default is not None and rec.value == rec.default:
             continue
-        patches.append((rec.key, {
+        level = rec.key.split(".", 1)[0]
+        patches.append((level, {
             "apiVersion": api,
             "kind": "PriorityLevelConfiguration",
-            "metadata": {"name": rec.key, "annotations": {"apf.kubernetes.io/autoupdate-spec": "false"}},
+            "metadata": {"name": level, "annotations": {"apf.kubernetes.io/autoupdate-spec": "false"}},
             "spec": {"limited": {field: rec.value}},
         }))
     return patches

@@ -95,7 +95,9 @@ def test_sysctl_apply_writes_file_and_live_values(node_tree) -> None:
     root = node_tree("1.30-containerd-v3")
     (root / "etc/sysctl.conf").write_text("fs.file-max = 5\n")  # would override ours at boot
     result = apply(root, 1000, only="sysctl")
-    assert {c.key for c in result.live} >= {"net.core.netdev_max_backlog", "fs.file-max"}
+    assert {c.key for c in result.live} >= {"net.core.netdev_max_backlog"}
+    assert "fs.file-max" not in {c.key for c in result.live}  # live LONG_MAX is above the floor: never lowered
+    assert (root / "proc/sys/fs/file-max").read_text().strip() == "9223372036854775807"
     assert (root / "proc/sys/net/core/netdev_max_backlog").read_text().strip() == "10000"
     assert "net.core.netdev_max_backlog = 10000" in (root / "etc/sysctl.d/90-kubekeeper.conf").read_text()
     assert (root / "etc/sysctl.conf").read_text() == "fs.file-max = 1000000\n"
