@@ -82,8 +82,12 @@ class VersionRange(_Strict):
 
     def holds(self, version: KubeVersion | Release) -> bool:
         parse = KubeVersion.parse if isinstance(version, KubeVersion) else Release.parse
-        if self.min is not None and version < parse(self.min):  # type: ignore[operator]
-            return False
+        if self.min is not None:
+            lower = parse(self.min)
+            if isinstance(lower, Release) and isinstance(version, Release) and lower.patch is None:
+                lower = Release(lower.major, lower.minor, 0)  # min "1.7" means from 1.7.0
+            if version < lower:  # type: ignore[operator]
+                return False
         if self.max is None:
             return True
         upper = parse(self.max)
