@@ -104,3 +104,48 @@ def test_audit_changes_nothing(node_tree) -> None:
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     audit(root, 1000)
     assert before == {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_limits_above_the_plan_are_not_findings(node_tree) -> None:
+    """fs.file-max at LONG_MAX (systemd >= 240) and inotify watches at 1,048,576 (Linux >= 5.11 on a
+    big node) are above the floors, persisted or not: nothing to report."""
+    root = node_tree("1.30-containerd-v3")
+    (root / "etc/sysctl.conf").write_text("")
+    (root / "etc/sysctl.d/99-kubernetes-cri.conf").write_text("net.ipv4.ip_forward = 1\n")
+    (root / "proc/sys/fs/file-max").write_text("9223372036854775807\n")
+    (root / "proc/sys/fs/inotify/max_user_watches").write_text("1048576\n")
+    report = audit(root, 1000)
+    ids = {f.id for f in report.findings}
+    assert "sysctl.fs.file-max" not in ids and "sysctl.fs.inotify.max_user_watches" not in ids
+    assert {"sysctl.fs.file-max", "sysctl.fs.inotify.max_user_watches"} <= set(report.passed)
+    (root / "proc/sys/fs/inotify/max_user_watches").write_text("8192\n")  # the pre-5.11 default
+    low = {f.id: f for f in audit(root, 1000).findings}["sysctl.fs.inotify.max_user_watches"]
+    assert low.current == "8192" and low.recommended == "at least 524288"
+
+
+def test_kubernetes_version_of_a_worker_from_the_kubelet_package(tmp_path) -> None:
+    worker = tmp_path / "worker"
+    (worker / "var/lib/dpkg").mkdir(parents=True)
+    (worker / "var/lib/dpkg/status").write_text(
+        "Package: kubelet\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.29.4-1.1\n\n"
+        "Package: containerd.io\nStatus: install ok installed\nVersion: 1.7.9-1\n\n")
+    (worker / "etc/containerd").mkdir(parents=True)
+    (worker / "etc/containerd/config.toml").write_text("version = 2\n")
+    report = audit(worker, None)
+    assert report.k8s_version == "1.29"
+    assert report.versions["kubernetes_from"] == "kubelet version from /var/lib/dpkg/status (package kubelet)"
+    assert report.versions["containerd"] == "1.7.9"
+    timeout = {f.id: f for f in report.findings}["containerd.image-pull-progress-timeout"]
+    assert timeout.current == "1m0s"  # the 1.7.9 default
+
+
+def test_kubernetes_version_from_the_kubelet_binary_version_stamp(tmp_path) -> None:
+    """A stand-in for a kubelet binary: the bytes Go records for `-ldflags -X ...gitVersion=...`
+    (no Go toolchain here to build a real one); the probe reads them without executing anything."""
+    worker = tmp_path / "worker"
+    (worker / "usr/bin").mkdir(parents=True)
+    (worker / "usr/bin/kubelet").write_bytes(
+        b"\x7fELF" + b"\0" * 5000 + b"build\t-ldflags=\"-X 'k8s.io/component-base/version.gitVersion=v1.31.6' "
+        b"-X 'k8s.io/component-base/version.gitMajor=1'\"" + b"\0" * 5000)
+    report = audit(worker, None)
+    assert report.k8s_version == "1.31" and report.versions["kubernetes_from"] == "kubelet version from /usr/bin/kubelet"
