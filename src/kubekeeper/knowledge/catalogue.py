@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -10,25 +11,46 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruamel.yaml import YAML
 
 from kubekeeper.errors import BadInput
-from kubekeeper.knowledge.versions import KubeVersion
+from kubekeeper.knowledge.versions import KubeVersion, Release, floor_lookup
 
 Component = Literal[
     "sysctl",
     "etcd",
     "containerd",
     "docker",
+    "cri-dockerd",
     "kubelet",
     "kube-apiserver",
     "kube-controller-manager",
     "kube-scheduler",
     "kube-proxy",
+    "apf",
+    "control-plane",
 ]
-Kind = Literal["sysctl", "flag", "config", "toml", "json", "advice"]
-Scalar = bool | int | str
+#: sysctl | flag | config (a field of a component's config object) | toml (containerd config.toml path)
+#: | json (docker daemon.json key) | feature-gate (one gate inside --feature-gates) | advice (no key)
+Kind = Literal["sysctl", "flag", "config", "toml", "json", "feature-gate", "advice"]
+#: exact: the value itself; floor: a capacity limit, anything at or above is fine (audit flags only
+#: lower values, apply never lowers); ceiling: anything at or below is fine (e.g. etcd --snapshot-count)
+Bound = Literal["exact", "floor", "ceiling"]
+Axis = Literal["k8s", "containerd", "etcd"]
+Scalar = bool | int | float | str
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The releases a plan is for: every version-dependent fact is looked up against these."""
+
+    k8s: KubeVersion
+    containerd: Release
+    etcd: Release
+
+    def on(self, axis: str) -> KubeVersion | Release:
+        return {"k8s": self.k8s, "containerd": self.containerd, "etcd": self.etcd}[axis]
 
 
 class Tier(_Strict):
@@ -53,15 +75,42 @@ class Tier(_Strict):
 
 
 class VersionRange(_Strict):
-    """Inclusive range of minor releases; a missing bound is open."""
+    """Inclusive range of releases (Kubernetes minors, or containerd/etcd releases); a missing bound is open."""
 
     min: str | None = None
     max: str | None = None
 
-    def holds(self, version: KubeVersion) -> bool:
-        if self.min is not None and version < KubeVersion.parse(self.min):
-            return False
-        return not (self.max is not None and KubeVersion.parse(self.max) < version)
+    def holds(self, version: KubeVersion | Release) -> bool:
+        parse = KubeVersion.parse if isinstance(version, KubeVersion) else Release.parse
+        if self.min is not None:
+            lower = parse(self.min)
+            if isinstance(lower, Release) and isinstance(version, Release) and lower.patch is None:
+                lower = Release(lower.major, lower.minor, 0)  # min "1.7" means from 1.7.0
+            if version < lower:  # type: ignore[operator]
+                return False
+        if self.max is None:
+            return True
+        upper = parse(self.max)
+        if isinstance(upper, Release) and isinstance(version, Release):
+            return version.line <= upper  # max "3.5" includes every 3.5.x
+        return not upper < version  # type: ignore[operator]
+
+    def describe(self) -> str:
+        if self.min and self.max:
+            return f"{self.min}..{self.max}"
+        return f"{self.min}+" if self.min else f"..{self.max}" if self.max else "any"
+
+
+class Note(_Strict):
+    """A note shown with the recommendation only for the versions it names."""
+
+    text: str
+    k8s: VersionRange = VersionRange()
+    containerd: VersionRange = VersionRange()
+    etcd: VersionRange = VersionRange()
+
+    def holds(self, versions: Versions) -> bool:
+        return self.k8s.holds(versions.k8s) and self.containerd.holds(versions.containerd) and self.etcd.holds(versions.etcd)
 
 
 class Setting(_Strict):
@@ -70,37 +119,91 @@ class Setting(_Strict):
     kind: Kind
     key: str
     values: list[Tier] = Field(min_length=1)
+    bound: Bound = "exact"
     k8s: VersionRange = VersionRange()
     etcd: VersionRange = VersionRange()
     containerd: VersionRange = VersionRange()
+    # key that depends on a version, e.g. {etcd: {"3.4": --experimental-x, "3.6": --x}} (floor lookup)
+    key_by: dict[Axis, dict[str, str]] | None = None
     toml_path: dict[int, str] | None = None
+    # containerd >= release (config v3): a different path, e.g. 2.1 pulls through the transfer service
+    toml_path_from: dict[str, str] | None = None
     removed_in: str | None = None
+    deprecated: dict[Axis, str] | None = None  # first release that deprecates the key (still accepted)
+    superseded_in: str | None = None  # first Kubernetes release that no longer needs the key (still accepted)
     replacement: str | None = None
     replaces: str | None = None
     note: str | None = None
     note_from: str | None = None
+    notes: list[Note] = []
     needs: str | None = None
     legacy_flag: str | None = None
     runtime: Literal["containerd", "docker"] | None = None
+    owner: Literal["kube-proxy"] | None = None  # planned only when that component does not own the key
     default: Scalar | None = None  # upstream default when the key is unset (audit: unset == default)
+    default_by: dict[Axis, dict[str, Scalar]] | None = None  # default that changed between releases
     removed_values: dict[str, str] | None = None  # value -> first k8s version that rejects it
+    deprecated_values: dict[str, str] | None = None  # value -> first k8s version that deprecates it
     rationale: str
     source: str
 
     @model_validator(mode="after")
-    def _toml_has_paths(self) -> Setting:
+    def _consistent(self) -> Setting:
         if self.kind == "toml" and not self.toml_path:
             raise ValueError("a toml setting needs toml_path per config version")
-        if self.removed_in and not self.replacement:
-            raise ValueError("a removed setting needs a replacement")
+        if (self.removed_in or self.deprecated or self.superseded_in) and not self.replacement:
+            raise ValueError("a removed, deprecated or superseded setting needs a replacement")
+        if self.default is not None and self.default_by:
+            raise ValueError("give either default or default_by")
         return self
 
     def tier_for(self, nodes: int) -> Tier | None:
         return next((tier for tier in self.values if tier.holds(nodes)), None)
 
-    def note_for(self, version: KubeVersion) -> str | None:
-        if self.note and (self.note_from is None or KubeVersion.parse(self.note_from) <= version):
-            return self.note
+    def applies(self, versions: Versions) -> bool:
+        return self.k8s.holds(versions.k8s) and self.etcd.holds(versions.etcd) and self.containerd.holds(versions.containerd)
+
+    def note_for(self, version: KubeVersion | Versions) -> str | None:
+        """Every note that holds for these versions, joined."""
+        k8s = version.k8s if isinstance(version, Versions) else version
+        texts = []
+        if self.note and (self.note_from is None or KubeVersion.parse(self.note_from) <= k8s):
+            texts.append(self.note)
+        if isinstance(version, Versions):
+            texts += [n.text for n in self.notes if n.holds(version)]
+        return " ".join(texts) or None
+
+    def default_for(self, versions: Versions | None) -> Scalar | None:
+        """The upstream default for these versions (defaults change: kubelet kubeAPIQPS 5 -> 50 in 1.27)."""
+        if self.default_by and versions is not None:
+            for axis, table in self.default_by.items():
+                found = floor_lookup(table, versions.on(axis))
+                if found is not None:
+                    return found
+            return None
+        return self.default
+
+    def key_for(self, versions: Versions) -> str:
+        if self.key_by:
+            for axis, table in self.key_by.items():
+                found = floor_lookup(table, versions.on(axis))
+                if found is not None:
+                    return found
+        return self.key
+
+    def toml_path_for(self, config_version: int, containerd: Release) -> str | None:
+        if self.toml_path_from and config_version >= 3:
+            override = floor_lookup(self.toml_path_from, containerd)
+            if override:
+                return override
+        return self.toml_path.get(config_version) if self.toml_path else None
+
+    def deprecated_for(self, versions: Versions) -> str | None:
+        """'1.24' (or 'etcd 3.6') when the key is deprecated in these versions."""
+        for axis, since in (self.deprecated or {}).items():
+            start = (KubeVersion.parse if axis == "k8s" else Release.parse)(since)
+            if start <= versions.on(axis):  # type: ignore[operator]
+                return since if axis == "k8s" else f"{axis} {since}"
         return None
 
 

@@ -1,4 +1,4 @@
-"""Kubernetes/containerd release numbers ("1.24") and the version facts file."""
+"""Release numbers (Kubernetes "1.24", containerd "1.7.10", etcd "3.6") and the version facts file."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from ruamel.yaml import YAML
 
 from kubekeeper.errors import BadInput
 
-_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?$")
+_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+~].*)?$")
+_RELEASE_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~].*)?$")
 
 
 @total_ordering
@@ -39,14 +40,63 @@ class KubeVersion:
         return f"{self.major}.{self.minor}"
 
 
-def _floor_lookup(table: dict[str, str], version: KubeVersion) -> str | None:
+#: a release given without a patch level stands for the newest patch of its line
+_NEWEST_PATCH = 1 << 30
+
+
+@total_ordering
+@dataclass(frozen=True)
+class Release:
+    """MAJOR.MINOR[.PATCH] of containerd or etcd, where patch releases change defaults (containerd
+    1.7.10 raised image_pull_progress_timeout). Without a patch it means the newest of that line."""
+
+    major: int
+    minor: int
+    patch: int | None = None
+
+    @classmethod
+    def parse(cls, text: str, what: str = "version") -> Release:
+        match = _RELEASE_RE.match(str(text).strip())
+        if not match:
+            raise BadInput(f"not a {what}: {text!r} (expected MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 1.7 or 1.7.10)")
+        patch = match.group(3)
+        return cls(int(match.group(1)), int(match.group(2)), int(patch) if patch is not None else None)
+
+    @property
+    def line(self) -> Release:
+        return Release(self.major, self.minor)
+
+    def _key(self) -> tuple[int, int, int]:
+        return (self.major, self.minor, _NEWEST_PATCH if self.patch is None else self.patch)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Release):
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Release) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}" + (f".{self.patch}" if self.patch is not None else "")
+
+
+def floor_lookup(table: dict[str, Any], version: KubeVersion | Release) -> Any:
     """The value of the highest key <= version, for tables keyed by the release a value starts at."""
-    best: tuple[KubeVersion, str] | None = None
+    parse = KubeVersion.parse if isinstance(version, KubeVersion) else Release.parse
+    best: tuple[Any, Any] | None = None
     for key, value in table.items():
-        start = KubeVersion.parse(key)
+        start = parse(str(key))
         if start <= version and (best is None or start > best[0]):
             best = (start, value)
     return best[1] if best else None
+
+
+# kept for callers of the old private name
+_floor_lookup = floor_lookup
 
 
 @dataclass(frozen=True)
@@ -56,16 +106,20 @@ class VersionFacts:
     pause_images: dict[str, str]
     scheduler_config_api: dict[str, str]
     kubeadm_config_api: dict[str, str]
+    flowcontrol_api: dict[str, str]
+    kubeadm_etcd: dict[str, str]
     limits: dict[str, int]
-    known_containerd: tuple[KubeVersion, ...]
+    known_containerd: tuple[Release, ...]
     containerd_config_version: dict[str, int]
+    containerd_for_kubernetes: dict[str, tuple[Release, ...]]
+    known_etcd: tuple[Release, ...]
 
     @property
     def newest_kubernetes(self) -> KubeVersion:
         return max(self.known_kubernetes)
 
     @property
-    def newest_containerd(self) -> KubeVersion:
+    def newest_containerd(self) -> Release:
         return max(self.known_containerd)
 
     def kubernetes(self, text: str | None) -> KubeVersion:
@@ -78,13 +132,45 @@ class VersionFacts:
             raise BadInput(f"unknown Kubernetes version {text} (this catalogue knows {known})")
         return version
 
-    def containerd(self, text: str | None) -> KubeVersion:
+    def containerd_lines_for(self, version: KubeVersion) -> tuple[Release, ...]:
+        """containerd releases (newest line first, with the minimum patch) RELEASES.md pairs with it."""
+        return floor_lookup(self.containerd_for_kubernetes, version) or ()
+
+    def containerd(self, text: str | None, kubernetes: KubeVersion | None = None) -> Release:
+        """Parse and check a containerd release; None -> the newest line that fits the Kubernetes version."""
         if text is None:
-            return self.newest_containerd
-        version = KubeVersion.parse(text)
-        if version not in self.known_containerd:
+            fitting = self.containerd_lines_for(kubernetes) if kubernetes else ()
+            return fitting[0].line if fitting else self.newest_containerd
+        version = Release.parse(text, "containerd version")
+        if version.line not in self.known_containerd:
             known = ", ".join(str(v) for v in self.known_containerd)
             raise BadInput(f"unknown containerd version {text} (known: {known})")
+        return version
+
+    def containerd_fit(self, containerd: Release, kubernetes: KubeVersion) -> str | None:
+        """None when containerd's RELEASES.md recommends this containerd for that Kubernetes, else why not."""
+        fitting = self.containerd_lines_for(kubernetes)
+        if not fitting:
+            return None
+        for minimum in fitting:
+            if minimum.line == containerd.line:
+                if minimum.patch is not None and containerd < minimum:
+                    return f"containerd {containerd} is older than {minimum}, the first {minimum.line} release recommended for Kubernetes {kubernetes}"
+                return None
+        lines = ", ".join(f"{m}+" for m in fitting)
+        return f"containerd {containerd.line} is not a recommended runtime for Kubernetes {kubernetes} (containerd RELEASES.md lists {lines})"
+
+    def etcd_for(self, kubernetes: KubeVersion) -> Release:
+        """The etcd line kubeadm runs for this Kubernetes release."""
+        return Release.parse(floor_lookup(self.kubeadm_etcd, kubernetes) or str(min(self.known_etcd)))
+
+    def etcd(self, text: str | None, kubernetes: KubeVersion) -> Release:
+        if text is None:
+            return self.etcd_for(kubernetes)
+        version = Release.parse(text, "etcd version")
+        if version.line not in self.known_etcd:
+            known = ", ".join(str(v) for v in self.known_etcd)
+            raise BadInput(f"unknown etcd version {text} (known: {known})")
         return version
 
     def pause_image(self, version: KubeVersion) -> str:
@@ -92,12 +178,15 @@ class VersionFacts:
 
     def scheduler_api(self, version: KubeVersion) -> str | None:
         """The KubeSchedulerConfiguration apiVersion, or None before component config existed."""
-        return _floor_lookup(self.scheduler_config_api, version)
+        return floor_lookup(self.scheduler_config_api, version)
 
     def kubeadm_api(self, version: KubeVersion) -> str:
-        return _floor_lookup(self.kubeadm_config_api, version) or "kubeadm.k8s.io/v1beta2"
+        return floor_lookup(self.kubeadm_config_api, version) or "kubeadm.k8s.io/v1beta2"
 
-    def containerd_config(self, version: KubeVersion) -> int:
+    def flowcontrol(self, version: KubeVersion) -> str | None:
+        return floor_lookup(self.flowcontrol_api, version)
+
+    def containerd_config(self, version: Release) -> int:
         return self.containerd_config_version[str(version.major)]
 
 
@@ -106,14 +195,18 @@ def load_versions() -> VersionFacts:
     raw: dict[str, Any] = YAML(typ="safe").load(
         resources.files("kubekeeper.knowledge").joinpath("versions.yaml").read_text("utf-8")
     )
-    k8s, ctd = raw["kubernetes"], raw["containerd"]
+    k8s, ctd, etcd = raw["kubernetes"], raw["containerd"], raw["etcd"]
     return VersionFacts(
         known_kubernetes=tuple(KubeVersion.parse(v) for v in k8s["known"]),
         dockershim_removed=KubeVersion.parse(k8s["dockershim_removed"]),
         pause_images=dict(k8s["pause_image"]),
         scheduler_config_api=dict(k8s["scheduler_config_api"]),
         kubeadm_config_api=dict(k8s["kubeadm_config_api"]),
+        flowcontrol_api=dict(k8s["flowcontrol_api"]),
+        kubeadm_etcd={str(k): str(v) for k, v in k8s["kubeadm_etcd"].items()},
         limits=dict(k8s["limits"]),
-        known_containerd=tuple(KubeVersion.parse(v) for v in ctd["known"]),
+        known_containerd=tuple(Release.parse(v) for v in ctd["known"]),
         containerd_config_version={str(k): int(v) for k, v in ctd["config_version"].items()},
+        containerd_for_kubernetes={str(k): tuple(Release.parse(x) for x in v) for k, v in ctd["for_kubernetes"].items()},
+        known_etcd=tuple(Release.parse(v) for v in etcd["known"]),
     )

@@ -41,8 +41,15 @@ def audit_junit(report: AuditReport) -> str:
 
 
 def audit_text(report: AuditReport) -> str:
-    lines = [f"tune audit: Kubernetes {report.k8s_version}, {report.nodes} nodes, runtime {report.runtime}, "
-             f"root {report.root}"]
+    nodes = f"{report.nodes} nodes" if report.nodes else "cluster size not given"
+    lines = [f"tune audit: Kubernetes {report.k8s_version}, {nodes}, runtime {report.runtime}, root {report.root}"]
+    versions = report.versions
+    if versions:
+        parts = [f"Kubernetes {versions['kubernetes']} from {versions['kubernetes_from']}"]
+        if versions.get("containerd"):
+            parts.append(f"containerd {versions['containerd']} from {versions['containerd_from']}")
+        parts.append(f"etcd {versions['etcd']} from {versions['etcd_from']}")
+        lines.append("versions: " + "; ".join(parts))
     for f in report.findings:
         lines.append(f"{f.severity.upper():7} {f.id}: {f.message}")
         lines.append(f"        at {f.source}")

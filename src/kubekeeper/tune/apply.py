@@ -28,7 +28,7 @@ from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.fsutil import write_atomic
 from kubekeeper.knowledge import load_catalogue
 from kubekeeper.knowledge.catalogue import Catalogue
-from kubekeeper.tune.audit import node_plan, normalize, same, show
+from kubekeeper.tune.audit import NodeRequest, node_plan, normalize, same, satisfies, show
 from kubekeeper.tune.plan import Plan, Recommendation
 from kubekeeper.tune.probe import (
     CONTAINERD_TOML,
@@ -40,9 +40,11 @@ from kubekeeper.tune.probe import (
     scheduler_config,
     sysctl_path,
 )
-from kubekeeper.tune.render import split_dotted
+from kubekeeper.knowledge import load_versions
+from kubekeeper.tune.render import KUBEADM_SCHEDULER_CONFIG, KUBEADM_SCHEDULER_KUBECONFIG, split_dotted
 
 GROUPS = ("sysctl", "runtime", "kubelet", "control-plane")
+_UNSET = object()
 SYSCTL_FILE = "etc/sysctl.d/90-kubekeeper.conf"
 KUBELET_ENV_FILES = ("var/lib/kubelet/kubeadm-flags.env", "etc/default/kubelet", "etc/sysconfig/kubelet")
 
@@ -109,29 +111,39 @@ def _sysctl_edit(text: str, key: str, value: str) -> tuple[str, bool]:
 
 
 def plan_sysctl(state: NodeState, plan: Plan) -> tuple[list[FileChange], list[LiveChange]]:
+    """Our sysctl.d file plus live values. A floor is never lowered: a live value at or above it (and
+    nothing persisted below it) leaves the key alone, so LONG_MAX from systemd stays LONG_MAX."""
     root = state.root
     recs = [r for r in plan.settings if r.kind == "sysctl" and r.value is not None]
     own = root / SYSCTL_FILE
     old = own.read_text() if own.is_file() else None
-    text = old if old is not None else f"# Written by kubekeeper tune apply ({plan.nodes} nodes, Kubernetes {plan.k8s_version})\n"
+    text = old if old is not None else f"# Written by kubekeeper tune apply (Kubernetes {plan.k8s_version})\n"
     others: dict[Path, str] = {}
+    live_changes = []
     for rec in recs:
         value = show(rec.value) or ""
+        persisted = state.sysctl_persisted.get(rec.key)
+        current = state.live_sysctl(rec.key)
+        live_ok = current is not None and satisfies(current.value, rec)
+        persisted_ok = persisted is None or satisfies(persisted.value, rec)
+        if rec.bound != "exact" and live_ok and persisted_ok:
+            continue
         text, found = _sysctl_edit(text, rec.key, value)
         if not found:
             text += ("" if text.endswith("\n") else "\n") + f"# {rec.id}: {rec.rationale}\n{rec.key} = {value}\n"
-        persisted = state.sysctl_persisted.get(rec.key)
-        if persisted and root / persisted.file != own and not same(persisted.value, rec.value):
+        if persisted and root / persisted.file != own and not satisfies(persisted.value, rec):
             other = root / persisted.file  # a later file would override ours at boot: fix it there too
             others[other], _ = _sysctl_edit(others.get(other, other.read_text()), rec.key, value)
-    changes = [FileChange(own, root, old, text, "sysctl")] if text != old else []
+        if current is not None and not live_ok:
+            live_changes.append(LiveChange(rec.key, str(current.value), value, root / sysctl_path(rec.key)))
+    changes = [FileChange(own, root, old, text, "sysctl")] if text != old and (old is not None or recs_written(text)) else []
     changes += [FileChange(p, root, p.read_text(), t, "sysctl") for p, t in others.items() if t != p.read_text()]
-    live = []
-    for rec in recs:
-        current = state.live_sysctl(rec.key)
-        if current is not None and not same(current.value, rec.value):
-            live.append(LiveChange(rec.key, str(current.value), show(rec.value) or "", root / sysctl_path(rec.key)))
-    return changes, live
+    return changes, live_changes
+
+
+def recs_written(text: str) -> bool:
+    """Whether a new sysctl file would hold any setting (not just its header)."""
+    return any(line.strip() and not line.lstrip().startswith(("#", ";")) for line in text.splitlines())
 
 
 def write_live_sysctl(path: Path, value: str) -> None:
@@ -144,7 +156,16 @@ def write_live_sysctl(path: Path, value: str) -> None:
 
 
 # ----------------------------------------------------------------------------------- runtime
-def _toml_set(doc: Any, parts: list[str], value: Any) -> bool:
+def _toml_get(doc: Any, parts: list[str]) -> Any:
+    node = doc
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return _UNSET
+        node = node[part]
+    return node
+
+
+def _toml_set(doc: Any, parts: list[str], value: Any, rec: Recommendation | None = None) -> bool:
     node = doc
     for part in parts[:-1]:
         if part not in node:
@@ -152,6 +173,8 @@ def _toml_set(doc: Any, parts: list[str], value: Any) -> bool:
         node = node[part]
     key = parts[-1]
     if key in node and same(node[key], value) and type(node[key].unwrap()) is type(value):
+        return False
+    if key in node and rec is not None and rec.bound != "exact" and satisfies(node[key].unwrap(), rec):
         return False
     sibling = None
     if key not in node:
@@ -172,7 +195,10 @@ def plan_containerd(state: NodeState, plan: Plan) -> list[FileChange]:
     changed = old is None
     for rec in plan.settings:
         if rec.kind == "toml" and rec.value is not None:
-            changed |= _toml_set(doc, split_dotted(rec.toml_path or rec.key), rec.value)
+            parts = split_dotted(rec.toml_path or rec.key)
+            if _toml_get(doc, parts) is _UNSET and rec.default is not None and satisfies(rec.default, rec):
+                continue  # unset already behaves as recommended (e.g. containerd 2.1's CRI limit of 3)
+            changed |= _toml_set(doc, parts, rec.value, rec)
     new = tomlkit.dumps(doc)
     return [FileChange(path, state.root, old, new, "containerd")] if changed and new != old else []
 
@@ -183,7 +209,7 @@ def plan_docker(state: NodeState, plan: Plan) -> list[FileChange]:
     body = json.loads(old) if old and old.strip() else {}
     changed = False
     for rec in plan.settings:
-        if rec.kind == "json" and rec.value is not None and not (rec.key in body and same(body[rec.key], rec.value)):
+        if rec.kind == "json" and rec.value is not None and not (rec.key in body and satisfies(body[rec.key], rec)):
             body[rec.key] = rec.value
             changed = True
     if not changed:
@@ -211,9 +237,9 @@ def _yaml_dump(tree: Any) -> str:
 
 
 def _default_holds(catalogue: Catalogue, rec: Recommendation) -> bool:
-    """An unset key already behaves as recommended when the upstream default is the recommendation."""
-    default = catalogue.by_id(rec.id).default
-    return default is not None and same(default, rec.value)
+    """An unset key already behaves as recommended when the upstream default (for the planned
+    versions) meets the recommendation."""
+    return rec.default is not None and satisfies(rec.default, rec)
 
 
 def _is_set(tree: Any, dotted: str) -> bool:
@@ -229,21 +255,32 @@ def _has_flag(seq: Any, key: str) -> bool:
     return any(str(item) == key or str(item).startswith(key + "=") for item in seq)
 
 
-def _yaml_set(tree: Any, dotted: str, value: Any) -> bool:
+def _yaml_set(tree: Any, dotted: str, value: Any, rec: Recommendation | None = None) -> bool:
     keys = dotted.split(".")
     node = tree
     for key in keys[:-1]:
         if key not in node or not isinstance(node[key], dict):
             node[key] = {}
         node = node[key]
-    if keys[-1] in node and same(node[keys[-1]], value):
+    if keys[-1] in node and (same(node[keys[-1]], value) or (rec is not None and satisfies(node[keys[-1]], rec))):
         return False
     node[keys[-1]] = value
     return True
 
 
-def _set_flag(seq: Any, key: str, value: str | None) -> bool:
-    """Set (value) or remove (None) `--key=...` in a static pod's command list."""
+def _flag_current(seq: Any, key: str) -> str | None:
+    for item in reversed(list(seq)):
+        text = str(item)
+        if text == key:
+            return "true"
+        if text.startswith(key + "="):
+            return text.split("=", 1)[1]
+    return None
+
+
+def _set_flag(seq: Any, key: str, value: str | None, rec: Recommendation | None = None) -> bool:
+    """Set (value) or remove (None) `--key=...` in a static pod's command list; a value that already
+    meets a floor or ceiling is kept."""
     indexes = [i for i, item in enumerate(seq) if str(item) == key or str(item).startswith(key + "=")]
     if value is None:
         for i in reversed(indexes):
@@ -251,6 +288,9 @@ def _set_flag(seq: Any, key: str, value: str | None) -> bool:
         return bool(indexes)
     wanted = f"{key}={value}"
     if indexes and str(seq[indexes[-1]]) == wanted:
+        return False
+    current = _flag_current(seq, key)
+    if current is not None and rec is not None and satisfies(current, rec):
         return False
     if indexes:
         seq[indexes[-1]] = wanted
@@ -299,7 +339,7 @@ def plan_kubelet(state: NodeState, plan: Plan, catalogue: Catalogue) -> tuple[li
             continue
         if rec.kind == "config":
             if _is_set(tree, rec.key) or not _default_holds(catalogue, rec):
-                changed |= _yaml_set(tree, rec.key, rec.value)
+                changed |= _yaml_set(tree, rec.key, rec.value, rec)
             legacy = catalogue.by_id(rec.id).legacy_flag
             if legacy:  # the deprecated flag would win over the config file: drop it
                 for path in env_new:
@@ -324,9 +364,52 @@ def plan_kubelet(state: NodeState, plan: Plan, catalogue: Catalogue) -> tuple[li
 
 
 # ----------------------------------------------------------------------------- control plane
+def _set_feature_gate(seq: Any, gate: str, value: str) -> bool:
+    """Merge one gate into --feature-gates=..., keeping the others."""
+    current = _flag_current(seq, "--feature-gates")
+    gates = dict(item.split("=", 1) if "=" in item else (item, "true") for item in (current or "").split(",") if item)
+    if gates.get(gate, "").lower() == value.lower():
+        return False
+    gates[gate] = value
+    return _set_flag(seq, "--feature-gates", ",".join(f"{k}={v}" for k, v in gates.items()))
+
+
+def _scheduler_config_for_kubeadm_pod(state: NodeState, plan: Plan, catalogue: Catalogue, pod: Any,
+                                      body: Any, container: Any) -> FileChange | None:
+    """A scheduler started without --config (kubeadm's way) gets one, as the kubeadm configuration from
+    `tune plan` would give it: the file, `--config`, and a hostPath volume mounting it."""
+    recs = [r for r in plan.for_component("kube-scheduler") if r.kind == "config" and r.value is not None]
+    api = load_versions().scheduler_api(plan.k8s_version)
+    if not recs or api is None:
+        return None
+
+    def current(rec: Recommendation) -> Any:
+        legacy = catalogue.by_id(rec.id).legacy_flag
+        flag = pod.flags.get(legacy) if legacy else None
+        return flag.value if flag else rec.default
+
+    if all(current(r) is not None and satisfies(current(r), r) for r in recs):
+        return None
+    kubeconfig = pod.flags.get("--kubeconfig")
+    tree: dict[str, Any] = {"apiVersion": api, "kind": "KubeSchedulerConfiguration"}
+    for rec in recs:
+        _yaml_set(tree, rec.key, rec.value)
+    _yaml_set(tree, "clientConnection.kubeconfig", str(kubeconfig.value) if kubeconfig else KUBEADM_SCHEDULER_KUBECONFIG)
+    target = state.root / KUBEADM_SCHEDULER_CONFIG.lstrip("/")
+    old = target.read_text() if target.is_file() else None
+    _set_flag(container["command"], "--config", KUBEADM_SCHEDULER_CONFIG)
+    mounts = container.setdefault("volumeMounts", [])
+    if not any(m.get("mountPath") == KUBEADM_SCHEDULER_CONFIG for m in mounts):
+        mounts.append({"mountPath": KUBEADM_SCHEDULER_CONFIG, "name": "kubekeeper-scheduler-config", "readOnly": True})
+    volumes = body["spec"].setdefault("volumes", [])
+    if not any(v.get("name") == "kubekeeper-scheduler-config" for v in volumes):
+        volumes.append({"hostPath": {"path": KUBEADM_SCHEDULER_CONFIG, "type": "File"}, "name": "kubekeeper-scheduler-config"})
+    return FileChange(target, state.root, old, _yaml_dump(tree), "kube-scheduler")
+
+
 def plan_control_plane(state: NodeState, plan: Plan, catalogue: Catalogue) -> tuple[list[FileChange], list[str]]:
     root, changes, notes = state.root, [], []
-    removed = {(o.component, o.key) for o in plan.obsolete if o.key.startswith("--")}
+    obsolete = {(o.component, o.key) for o in plan.obsolete if o.key.startswith("--")}
     for component, pod in state.static_pods.items():
         path = root / pod.file
         old = path.read_text()
@@ -334,12 +417,16 @@ def plan_control_plane(state: NodeState, plan: Plan, catalogue: Catalogue) -> tu
         container = next(c for c in body["spec"]["containers"] if c.get("name") == component)
         seq = container["command"]
         changed = False
-        for comp, key in removed:
+        for comp, key in obsolete:
             if comp == component:
                 changed |= _set_flag(seq, key, None)
         config = scheduler_config(root, pod) if component == "kube-scheduler" else None
         config_tree = _yaml().load((root / config[0]).read_text()) if config else None
         config_changed = False
+        created = None
+        if component == "kube-scheduler" and config is None:
+            created = _scheduler_config_for_kubeadm_pod(state, plan, catalogue, pod, body, container)
+            changed |= created is not None
         for rec in plan.for_component(component):
             if rec.value is None:
                 if rec.kind == "flag":
@@ -348,19 +435,26 @@ def plan_control_plane(state: NodeState, plan: Plan, catalogue: Catalogue) -> tu
             default_holds = _default_holds(catalogue, rec)
             if rec.kind == "flag":
                 if _has_flag(seq, rec.key) or not default_holds:
-                    changed |= _set_flag(seq, rec.key, _flag_text(rec.value))
+                    changed |= _set_flag(seq, rec.key, _flag_text(rec.value), rec)
+            elif rec.kind == "feature-gate":
+                changed |= _set_feature_gate(seq, rec.key, _flag_text(rec.value))
             elif rec.kind == "config" and config_tree is not None:
                 if _is_set(config_tree, rec.key) or not default_holds:
-                    config_changed |= _yaml_set(config_tree, rec.key, rec.value)
-            elif rec.kind == "config":
+                    config_changed |= _yaml_set(config_tree, rec.key, rec.value, rec)
+            elif rec.kind == "config" and created is None:
                 legacy = catalogue.by_id(rec.id).legacy_flag
                 if legacy and (_has_flag(seq, legacy) or not default_holds):
-                    changed |= _set_flag(seq, legacy, _flag_text(rec.value))
+                    changed |= _set_flag(seq, legacy, _flag_text(rec.value), rec)
         if changed:
             changes.append(FileChange(path, root, old, _yaml_dump(body), component))
+        if created:
+            changes.append(created)
         if config and config_changed:
             config_path = root / config[0]
             changes.append(FileChange(config_path, root, config_path.read_text(), _yaml_dump(config_tree), component))
+    if changes and state.kubeadm:
+        notes.append("kubeadm node: `kubeadm upgrade` rewrites static-pod manifests from the kube-system/kubeadm-config "
+                     "ClusterConfiguration; carry these settings there too (tune plan writes kubeadm/cluster-configuration.yaml)")
     return changes, notes
 
 
@@ -417,13 +511,20 @@ def plan_changes(state: NodeState, plan: Plan, groups: set[str], catalogue: Cata
     return result
 
 
-def apply(root: Path, nodes: int | None, k8s_version: str | None = None, only: str | None = None,
+def apply(root: Path, nodes: int | NodeRequest | None, k8s_version: str | None = None, only: str | None = None,
           dry_run: bool = False) -> ApplyResult:
-    """Compute every change, then (unless dry_run) back up, write atomically and set live sysctls."""
+    """Compute every change, then (unless dry_run) back up, write atomically and set live sysctls.
+    Without a node count only settings that do not depend on the cluster size are applied; a
+    control-plane node then needs --nodes (its limits and etcd quota grow with the cluster)."""
     groups = parse_only(only)
     catalogue = load_catalogue()
     state = probe(root)
-    plan = node_plan(state, nodes, k8s_version)
+    request = nodes if isinstance(nodes, NodeRequest) else NodeRequest(nodes, k8s_version)
+    if request.nodes is None and "control-plane" in groups and state.static_pods:
+        raise BadInput("--nodes N is required to apply control-plane settings (request limits, client QPS and the "
+                       "etcd quota depend on the cluster size); sysctl, runtime and kubelet settings need no --nodes: "
+                       "add --only sysctl,runtime,kubelet")
+    plan = node_plan(state, request)
     result = plan_changes(state, plan, groups, catalogue)
     result.dry_run = dry_run
     restarts: list[str] = []

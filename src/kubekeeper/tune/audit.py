@@ -7,12 +7,12 @@ about the same things. Nothing here writes: audit runs on production nodes.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from kubekeeper.errors import BadInput
-from kubekeeper.knowledge import KubeVersion, load_catalogue
+from kubekeeper.knowledge import KubeVersion, load_catalogue, load_versions
 from kubekeeper.knowledge.catalogue import Catalogue, Setting
 from kubekeeper.tune.plan import Plan, PlanRequest, Recommendation, make_plan
 from kubekeeper.tune.probe import (
@@ -29,8 +29,6 @@ from kubekeeper.tune.probe import (
 )
 
 Severity = Literal["error", "warning", "note"]
-#: containerd config version -> the containerd release audited against (newest of that major)
-CONTAINERD_FOR_CONFIG = {2: "1.7", 3: "2.1"}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -45,7 +43,7 @@ class Finding:
     current: str | None
     recommended: str | None
     severity: Severity
-    problem: str  # differs | unset | removed | removed-value | live-not-persisted | persisted-not-live
+    problem: str  # differs | unset | removed | deprecated | superseded | removed-value | live-not-persisted | persisted-not-live | persisted-differs
     fix: str
     file: str | None = None  # relative to the node root, for SARIF/JUnit locations
     line: int | None = None
@@ -56,6 +54,9 @@ class Finding:
             "differs": f"{self.key} is {self.current}, recommended {self.recommended}",
             "unset": f"{self.key} is not set (default {self.current}), recommended {self.recommended}",
             "removed": f"{self.key} is still set but no longer exists in this Kubernetes version",
+            "deprecated": f"{self.key}={self.current} is deprecated in this version",
+            "superseded": f"{self.key} is set but no longer needed in this Kubernetes version",
+            "persisted-differs": f"{self.key} is persisted as {self.current}, recommended {self.recommended}: the next boot applies it",
             "removed-value": f"{self.key}={self.current} is no longer accepted, use {self.recommended}",
             "live-not-persisted": f"{self.key} is {self.current} live but not persisted: lost at the next boot",
             "persisted-not-live": f"{self.key} is persisted as {self.recommended} but live is {self.current}: not applied",
@@ -72,17 +73,19 @@ class Finding:
 class AuditReport:
     root: Path
     k8s_version: str
-    nodes: int
+    nodes: int | None
     runtime: str
     findings: list[Finding]
     passed: list[str] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    versions: dict[str, str | None] = field(default_factory=dict)  # what was audited against, and from where
 
     def as_json(self) -> dict[str, Any]:
         return {
             "k8s_version": self.k8s_version,
             "nodes": self.nodes,
             "runtime": self.runtime,
+            "versions": self.versions,
             "findings": [f.as_json() for f in self.findings],
             "passed": self.passed,
             "skipped": self.skipped,
@@ -119,18 +122,90 @@ def show(value: Any) -> str | None:
     return "true" if value is True else "false" if value is False else str(value)
 
 
+# ----------------------------------------------------------------------------- bounds
+def _number(value: Any) -> float | None:
+    """A comparable magnitude: integers, floats and Go durations (in seconds)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().strip('"')
+    seconds = _duration_seconds(text)
+    if seconds is not None:
+        return seconds
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def satisfies(found: Any, rec: Recommendation) -> bool:
+    """Whether a value meets the recommendation: equal, or at/above a floor, or at/below a ceiling."""
+    if same(found, rec.value):
+        return True
+    if rec.bound == "exact":
+        return False
+    have, want = _number(found), _number(rec.value)
+    if have is None or want is None:
+        return False
+    return have >= want if rec.bound == "floor" else have <= want
+
+
+def wanted(rec: Recommendation) -> str | None:
+    """The recommendation as a finding states it ("at least 1000000" for a floor)."""
+    return None if rec.value is None else rec.shown_value()
+
+
 # ---------------------------------------------------------------------------- plan for node
-def node_plan(state: NodeState, nodes: int | None, k8s_version: str | None) -> Plan:
-    """The plan for this node: version from --k8s-version or the static pods, runtime from the node."""
-    if nodes is None:
-        raise BadInput("--nodes is required: the cluster's node count cannot be read from a node")
-    version = k8s_version or state.k8s_version
+@dataclass(frozen=True)
+class NodeRequest:
+    """What `tune audit` / `tune apply` are told about the cluster; the node supplies the rest."""
+
+    nodes: int | None = None
+    k8s_version: str | None = None
+    containerd_version: str | None = None
+    etcd_version: str | None = None
+    kube_proxy: bool = True
+
+
+def size_independent(setting: Setting) -> bool:
+    """True when the recommendation is the same at every cluster size (needs no --nodes)."""
+    return len(setting.values) == 1 and setting.values[0].min_nodes <= 1 and setting.values[0].max_nodes is None \
+        and setting.values[0].per_node is None
+
+
+def _containerd_line_for_config(state: NodeState, k8s: str) -> str | None:
+    """Without a package or binary version: the newest line of the config's major (v3: containerd 2.x)
+    that containerd pairs with this Kubernetes release."""
+    if state.containerd is None:
+        return None
+    major = 2 if state.containerd.version >= 3 else 1
+    facts = load_versions()
+    fitting = [r.line for r in facts.containerd_lines_for(KubeVersion.parse(k8s)) if r.major == major]
+    if fitting:
+        return str(fitting[0])
+    return str(max(r for r in facts.known_containerd if r.major == major))
+
+
+def node_plan(state: NodeState, nodes: int | NodeRequest | None, k8s_version: str | None = None) -> Plan:
+    """The plan for this node: versions from the options, else from the node (static pod image tags,
+    the kubelet's and containerd's package or binary), runtime from the node. Without --nodes the
+    plan keeps only the settings that do not depend on the cluster size."""
+    request = nodes if isinstance(nodes, NodeRequest) else NodeRequest(nodes, k8s_version)
+    version = request.k8s_version or state.k8s_version
     if version is None:
-        raise BadInput("cannot detect the Kubernetes version (no control-plane static pods): pass --k8s-version")
-    containerd = CONTAINERD_FOR_CONFIG.get(state.containerd.version) if state.containerd else None
+        raise BadInput("cannot tell the Kubernetes version: no control-plane static pods, no kubelet package in "
+                       "/var/lib/dpkg/status and no version stamp in the kubelet binary; pass --k8s-version X.Y")
+    containerd = request.containerd_version or state.containerd_version or _containerd_line_for_config(state, version)
     cri_dockerd = state.runtime == "docker" and (state.cri_dockerd or KubeVersion.parse(version) >= KubeVersion(1, 24))
-    return make_plan(PlanRequest(nodes=nodes, k8s_version=version, runtime=state.runtime,
-                                 containerd_version=containerd, cri_dockerd=cri_dockerd))
+    plan = make_plan(PlanRequest(nodes=request.nodes or 1, k8s_version=version, runtime=state.runtime,
+                                 containerd_version=containerd, cri_dockerd=cri_dockerd,
+                                 etcd_version=request.etcd_version or state.etcd_version, kube_proxy=request.kube_proxy))
+    if request.nodes is not None:
+        return plan
+    catalogue = load_catalogue()
+    kept = [rec for rec in plan.settings if size_independent(catalogue.by_id(rec.id))]
+    return replace(plan, settings=kept, nodes=0)
 
 
 # ------------------------------------------------------------------------------- the checks
@@ -153,42 +228,48 @@ def _fix(ctx: _Context, rec: Recommendation, where: str) -> str:
 
 
 def _compare(ctx: _Context, rec: Recommendation, found: Value | None, where: str) -> Finding | None:
-    """One finding when the value read (or the default when unset) differs from the recommendation."""
+    """One finding when the value read (or the default when unset) does not meet the recommendation."""
     setting = ctx.setting(rec.id)
+    default = setting.default_for(ctx.plan.versions)
     if found is None:
-        if setting.default is not None and same(setting.default, rec.value):
+        if default is not None and satisfies(default, rec):
             return None
-        return Finding(rec.id, rec.component, rec.key, f"{where} (not set)", show(setting.default),
-                       show(rec.value), "warning", "unset", _fix(ctx, rec, where), where.lstrip("/") or None, None)
-    if same(found.value, rec.value):
+        return Finding(rec.id, rec.component, rec.key, f"{where} (not set)", show(default),
+                       wanted(rec), "warning", "unset", _fix(ctx, rec, where), where.lstrip("/") or None, None)
+    if satisfies(found.value, rec):
         return None
     problem, severity = "differs", "warning"
     removed = (setting.removed_values or {}).get(normalize(found.value))
     if removed and KubeVersion.parse(removed) <= ctx.plan.k8s_version:
         problem, severity = "removed-value", "error"
-    return Finding(rec.id, rec.component, rec.key, found.source, show(found.value), show(rec.value),
+    return Finding(rec.id, rec.component, rec.key, found.source, show(found.value), wanted(rec),
                    severity, problem, _fix(ctx, rec, where), found.file, found.line)
 
 
 def check_sysctl(ctx: _Context, rec: Recommendation) -> list[Finding]:
+    """Live and persisted values. For a floor, a live value at or above it is fine even when nothing
+    persists it (systemd sets fs.file-max to LONG_MAX at every boot; the kernel sizes inotify by RAM)."""
     persisted = ctx.state.sysctl_persisted.get(rec.key)
     live = ctx.state.live_sysctl(rec.key)
     target = "/etc/sysctl.d/90-kubekeeper.conf"
     fix = f"kubekeeper tune apply --only sysctl (writes {target} and the live value)"
-    want = show(rec.value)
+    want = wanted(rec)
     if live is None:  # key absent on this kernel (module not loaded): only the persisted file counts
         found = _compare(ctx, rec, persisted, target)
         return [found] if found else []
-    if not same(live.value, rec.value):
-        if persisted is not None and same(persisted.value, rec.value):
+    if not satisfies(live.value, rec):
+        if persisted is not None and satisfies(persisted.value, rec):
             return [Finding(rec.id, "sysctl", rec.key, live.source, show(live.value), want, "warning",
-                            "persisted-not-live", f"sysctl -w {rec.key}={want} (or {fix})", live.file)]
+                            "persisted-not-live", f"sysctl -w {rec.key}={show(rec.value)} (or {fix})", live.file)]
         return [Finding(rec.id, "sysctl", rec.key, live.source, show(live.value), want, "warning", "differs",
                         fix, live.file)]
-    if persisted is None or not same(persisted.value, rec.value):
-        source = persisted.source if persisted else f"/{sysctl_path(rec.key)} (not in /etc/sysctl.conf or sysctl.d)"
+    if persisted is not None and not satisfies(persisted.value, rec):
+        return [Finding(rec.id, "sysctl", rec.key, persisted.source, show(persisted.value), want, "warning",
+                        "persisted-differs", fix, persisted.file, persisted.line)]
+    if persisted is None and rec.bound == "exact":
+        source = f"/{sysctl_path(rec.key)} (not in /etc/sysctl.conf or sysctl.d)"
         return [Finding(rec.id, "sysctl", rec.key, source, show(live.value), want, "warning", "live-not-persisted",
-                        fix, persisted.file if persisted else live.file, persisted.line if persisted else None)]
+                        fix, live.file)]
     return []
 
 
@@ -225,9 +306,24 @@ def check_kubelet(ctx: _Context, rec: Recommendation) -> list[Finding]:
     return [finding] if finding else []
 
 
+def feature_gates(flag: Value | None) -> dict[str, Value]:
+    """--feature-gates=A=true,B=false as gate -> Value (same source as the flag)."""
+    if flag is None:
+        return {}
+    gates = {}
+    for item in str(flag.value).split(","):
+        name, _, value = item.strip().partition("=")
+        if name:
+            gates[name] = Value(value or "true", flag.file, flag.line, flag.process)
+    return gates
+
+
 def check_control_plane(ctx: _Context, rec: Recommendation) -> list[Finding]:
     pod = ctx.state.static_pods[rec.component]
     where = f"/{pod.file}"
+    if rec.kind == "feature-gate":
+        finding = _compare(ctx, rec, feature_gates(pod.flags.get("--feature-gates")).get(rec.key), f"{where} --feature-gates")
+        return [finding] if finding else []
     if rec.kind == "flag":
         finding = _compare(ctx, rec, pod.flags.get(rec.key), where)
         return [finding] if finding else []
@@ -249,8 +345,11 @@ def check_control_plane(ctx: _Context, rec: Recommendation) -> list[Finding]:
     return [finding] if finding else []
 
 
+OBSOLETE_SEVERITY: dict[str, Severity] = {"removed": "error", "deprecated": "warning", "superseded": "note"}
+
+
 def check_removed(ctx: _Context) -> list[Finding]:
-    """Flags the plan lists as removed for this version, still present on the node."""
+    """Flags the plan lists as removed, deprecated or no longer needed, still present on the node."""
     findings = []
     for old in ctx.plan.obsolete:
         if not old.key.startswith("--"):
@@ -262,10 +361,16 @@ def check_removed(ctx: _Context) -> list[Finding]:
         else:
             continue
         found = flags.get(old.key)
-        if found:
-            findings.append(Finding(old.id, old.component, old.key, found.source, show(found.value), None, "error",
-                                    "removed", f"remove {old.key} (removed in {old.removed_in}): {old.replacement}",
-                                    found.file, found.line))
+        if not found:
+            continue
+        severity, status = OBSOLETE_SEVERITY[old.status], old.status
+        deprecated_value = old.deprecated_values.get(normalize(found.value))
+        if deprecated_value and KubeVersion.parse(deprecated_value) <= ctx.plan.k8s_version and severity == "note":
+            severity, status = "warning", "deprecated"
+        verb = {"removed": "removed in", "deprecated": "deprecated since", "superseded": "not needed since"}[old.status]
+        findings.append(Finding(old.id, old.component, old.key, found.source, show(found.value), None, severity,
+                                status, f"remove {old.key} ({verb} {old.removed_in}): {old.replacement}",
+                                found.file, found.line))
     return findings
 
 
@@ -302,11 +407,25 @@ def audit_state(state: NodeState, plan: Plan, catalogue: Catalogue | None = None
         if not found:
             passed.append(rec.id)
     findings += check_removed(ctx)
-    return AuditReport(state.root, str(plan.k8s_version), plan.nodes, plan.runtime, findings, passed,
-                       [{"component": c, "reason": r} for c, r in skipped.items()])
+    versions = {
+        "kubernetes": str(plan.k8s_version),
+        "kubernetes_from": state.k8s_version_source if state.k8s_version else "--k8s-version",
+        "containerd": str(plan.containerd_version) if plan.runtime == "containerd" else None,
+        "containerd_from": state.containerd_version_source or "assumed from the config version and Kubernetes release",
+        "etcd": str(plan.etcd_version),
+        "etcd_from": "etcd static pod image tag" if state.etcd_version else "kubeadm's etcd for this Kubernetes release",
+    }
+    return AuditReport(state.root, str(plan.k8s_version), plan.nodes or None, plan.runtime, findings, passed,
+                       [{"component": c, "reason": r} for c, r in skipped.items()], versions)
 
 
-def audit(root: Path, nodes: int | None, k8s_version: str | None = None) -> AuditReport:
-    """Read the node under root and compare it with the plan for its version and the cluster size."""
+def audit(root: Path, nodes: int | NodeRequest | None, k8s_version: str | None = None) -> AuditReport:
+    """Read the node under root and compare it with the plan for its versions and the cluster size.
+    Without a node count, settings that depend on it are listed as skipped."""
     state = probe(root)
-    return audit_state(state, node_plan(state, nodes, k8s_version))
+    request = nodes if isinstance(nodes, NodeRequest) else NodeRequest(nodes, k8s_version)
+    report = audit_state(state, node_plan(state, request))
+    if request.nodes is None:
+        report.skipped.append({"component": "size-dependent settings",
+                               "reason": "pass --nodes N to audit settings that depend on the cluster size"})
+    return report

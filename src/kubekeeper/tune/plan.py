@@ -1,7 +1,8 @@
-"""Evaluate the settings catalogue for a cluster: node count, Kubernetes version, runtime.
+"""Evaluate the settings catalogue for a cluster: node count, and the Kubernetes, containerd and etcd
+releases it runs.
 
-The plan is pure data (no I/O): what to set, what was removed and what replaces it, and warnings.
-`render` turns it into files; `audit` compares it with a node.
+The plan is pure data (no I/O): what to set, what was removed, deprecated or superseded and what
+replaces it, and warnings. `render` turns it into files; `audit` compares it with a node.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from typing import Literal
 
 from kubekeeper.errors import BadInput
 from kubekeeper.knowledge import Catalogue, KubeVersion, Setting, VersionFacts, load_catalogue, load_versions
-from kubekeeper.knowledge.catalogue import Scalar
+from kubekeeper.knowledge.catalogue import Scalar, Versions
+from kubekeeper.knowledge.versions import Release
 
 Runtime = Literal["containerd", "docker"]
 RUNTIMES: tuple[str, ...] = ("containerd", "docker")
 #: pods per node assumed when sizing per-resource watch caches (the upstream limit is 110)
 PODS_CACHE_PER_NODE = 30
+ObsoleteStatus = Literal["removed", "deprecated", "superseded"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class PlanRequest:
     containerd_version: str | None = None
     cri_dockerd: bool = False
     events_etcd_servers: str | None = None
+    etcd_version: str | None = None
+    kube_proxy: bool = True  # False: the cluster runs no kube-proxy, the host owns the conntrack sysctls
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,9 @@ class Recommendation:
     source: str
     replaces: str | None = None
     note: str | None = None
-    toml_path: str | None = None  # containerd: the path for the config version in use
+    toml_path: str | None = None  # containerd: the path for the config version and release in use
+    bound: str = "exact"  # exact | floor (at least) | ceiling (at most)
+    default: Scalar | None = None  # upstream default for the planned versions
 
     def as_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -49,37 +56,52 @@ class Recommendation:
             "component": self.component,
             "key": self.key,
             "value": self.value,
+            "bound": self.bound,
             "rationale": self.rationale,
             "source": self.source,
         }
+        if self.toml_path:
+            out["toml_path"] = self.toml_path
+        if self.default is not None:
+            out["default"] = self.default
         if self.replaces:
             out["replaces"] = self.replaces
         if self.note:
             out["note"] = self.note
         return out
 
+    def shown_value(self) -> str:
+        """The value as the plan states it: floors read "at least", ceilings "at most"."""
+        text = "true" if self.value is True else "false" if self.value is False else str(self.value)
+        return {"floor": f"at least {text}", "ceiling": f"at most {text}"}.get(self.bound, text)
+
 
 @dataclass(frozen=True)
 class Obsolete:
-    """A 2019 setting that no longer exists in the chosen version, and what to use instead."""
+    """A 2019 setting that is removed, deprecated or no longer needed in the chosen versions."""
 
     id: str
     component: str
     key: str
-    removed_in: str
+    removed_in: str  # the release the status starts at ("1.24", or "etcd 3.6")
     replacement: str
+    status: ObsoleteStatus = "removed"
+    deprecated_values: dict[str, str] = field(default_factory=dict)
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, object]:
         return {
             "id": self.id,
             "component": self.component,
             "key": self.key,
-            "removed_in": self.removed_in,
+            "status": self.status,
+            "since": self.removed_in,
+            "removed_in": self.removed_in if self.status == "removed" else None,
             "replacement": self.replacement,
         }
 
     def sentence(self) -> str:
-        return f"{self.component} {self.key} was removed in {self.removed_in}: {self.replacement}"
+        verb = {"removed": "was removed in", "deprecated": "is deprecated since", "superseded": "is not needed since"}
+        return f"{self.component} {self.key} {verb[self.status]} {self.removed_in}: {self.replacement}"
 
 
 @dataclass(frozen=True)
@@ -87,11 +109,17 @@ class Plan:
     nodes: int
     k8s_version: KubeVersion
     runtime: str
-    containerd_version: KubeVersion
+    containerd_version: Release
     containerd_config_version: int
     settings: list[Recommendation]
     obsolete: list[Obsolete] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    etcd_version: Release = field(default_factory=lambda: Release(3, 5))
+    kube_proxy: bool = True
+
+    @property
+    def versions(self) -> Versions:
+        return Versions(self.k8s_version, self.containerd_version, self.etcd_version)
 
     def for_component(self, component: str) -> list[Recommendation]:
         return [s for s in self.settings if s.component == component]
@@ -99,37 +127,52 @@ class Plan:
     def value_of(self, setting_id: str) -> Scalar | None:
         return next((s.value for s in self.settings if s.id == setting_id), None)
 
+    def get(self, setting_id: str) -> Recommendation | None:
+        return next((s for s in self.settings if s.id == setting_id), None)
+
     def as_json(self) -> dict[str, object]:
         return {
             "nodes": self.nodes,
             "k8s_version": str(self.k8s_version),
             "runtime": self.runtime,
+            "containerd_version": str(self.containerd_version) if self.runtime == "containerd" else None,
+            "etcd_version": str(self.etcd_version),
+            "kube_proxy": self.kube_proxy,
             "settings": [s.as_json() for s in self.settings],
             "obsolete": [o.as_json() for o in self.obsolete],
             "warnings": self.warnings + [o.sentence() for o in self.obsolete],
         }
 
 
-def validate_request(request: PlanRequest, facts: VersionFacts) -> tuple[KubeVersion, KubeVersion]:
+def validate_request(request: PlanRequest, facts: VersionFacts) -> tuple[KubeVersion, Release, Release]:
     """Check user input; every failure is a one-line BadInput."""
     if request.nodes < 1:
         raise BadInput(f"--nodes must be at least 1, got {request.nodes}")
     if request.runtime not in RUNTIMES:
         raise BadInput(f"unknown runtime {request.runtime!r} (choose {' or '.join(RUNTIMES)})")
     version = facts.kubernetes(request.k8s_version)
-    containerd = facts.containerd(request.containerd_version)
+    containerd = facts.containerd(request.containerd_version, version)
+    etcd = facts.etcd(request.etcd_version, version)
     if request.runtime == "docker" and version >= facts.dockershim_removed and not request.cri_dockerd:
         raise BadInput(
             f"docker is not a runtime for Kubernetes {version}: dockershim was removed in "
             f"{facts.dockershim_removed}; use containerd, or pass --cri-dockerd if you run cri-dockerd"
         )
-    return version, containerd
+    return version, containerd, etcd
 
 
-def _applies_to_runtime(setting: Setting, runtime: str) -> bool:
+def _applies_to_runtime(setting: Setting, runtime: str, cri_dockerd: bool) -> bool:
     if setting.component in RUNTIMES:
         return setting.component == runtime
+    if setting.component == "cri-dockerd":
+        return runtime == "docker" and cri_dockerd
     return setting.runtime is None or setting.runtime == runtime
+
+
+def _applies_to_proxy(setting: Setting, kube_proxy: bool) -> bool:
+    if setting.component == "kube-proxy":
+        return kube_proxy
+    return setting.owner != "kube-proxy" or not kube_proxy
 
 
 def _substitute(value: Scalar, context: dict[str, str]) -> Scalar:
@@ -141,7 +184,7 @@ def _substitute(value: Scalar, context: dict[str, str]) -> Scalar:
 def _evaluate(
     setting: Setting,
     request: PlanRequest,
-    version: KubeVersion,
+    versions: Versions,
     plan_context: dict[str, str],
     containerd_config: int,
     scheduler_has_config: bool,
@@ -151,17 +194,16 @@ def _evaluate(
     if tier is None:
         return None, None
     value: Scalar | None = _substitute(tier.evaluate(request.nodes), plan_context)
-    note = setting.note_for(version)
+    note = setting.note_for(versions)
     warning = None
     if setting.needs and not plan_context.get(setting.needs):
         option = "--" + setting.needs.replace("_", "-")
         value = None
         note = f"pass {option} to render this setting"
         warning = f"{setting.key} is recommended at {request.nodes} nodes: {note}"
-    kind, key = setting.kind, setting.key
+    kind, key = setting.kind, setting.key_for(versions)
     if setting.component == "kube-scheduler" and not scheduler_has_config and setting.legacy_flag:
         kind, key = "flag", setting.legacy_flag
-    toml_path = setting.toml_path.get(containerd_config) if setting.toml_path else None
     return (
         Recommendation(
             id=setting.id,
@@ -173,10 +215,27 @@ def _evaluate(
             source=setting.source,
             replaces=setting.replaces,
             note=note,
-            toml_path=toml_path,
+            toml_path=setting.toml_path_for(containerd_config, versions.containerd),
+            bound=setting.bound,
+            default=setting.default_for(versions),
         ),
         warning,
     )
+
+
+def _obsolete(setting: Setting, versions: Versions) -> Obsolete | None:
+    """Why a setting that does not apply to these versions is named anyway (removed, deprecated...)."""
+    base = (setting.id, setting.component, setting.key_for(versions))
+    replacement = setting.replacement or ""
+    values = dict(setting.deprecated_values or {})
+    if setting.removed_in and KubeVersion.parse(setting.removed_in) <= versions.k8s:
+        return Obsolete(*base, setting.removed_in, replacement, "removed", values)
+    deprecated = setting.deprecated_for(versions)
+    if deprecated:
+        return Obsolete(*base, deprecated, replacement, "deprecated", values)
+    if setting.superseded_in and KubeVersion.parse(setting.superseded_in) <= versions.k8s:
+        return Obsolete(*base, setting.superseded_in, replacement, "superseded", values)
+    return None
 
 
 def size_warnings(nodes: int, facts: VersionFacts) -> list[str]:
@@ -191,11 +250,28 @@ def size_warnings(nodes: int, facts: VersionFacts) -> list[str]:
     ]
 
 
+def version_warnings(request: PlanRequest, versions: Versions, facts: VersionFacts) -> list[str]:
+    """A containerd the Kubernetes release is not paired with, or an etcd other than kubeadm's."""
+    warnings = []
+    if request.runtime == "containerd":
+        misfit = facts.containerd_fit(versions.containerd, versions.k8s)
+        if misfit:
+            warnings.append(misfit)
+    kubeadm_etcd = facts.etcd_for(versions.k8s)
+    if versions.etcd.line != kubeadm_etcd.line:
+        warnings.append(
+            f"planning for etcd {versions.etcd}; kubeadm runs etcd {kubeadm_etcd} for Kubernetes {versions.k8s} "
+            "(etcd flags and defaults follow --etcd-version)"
+        )
+    return warnings
+
+
 def make_plan(request: PlanRequest, catalogue: Catalogue | None = None, facts: VersionFacts | None = None) -> Plan:
     """Evaluate every catalogue entry for the request."""
     catalogue = catalogue or load_catalogue()
     facts = facts or load_versions()
-    version, containerd = validate_request(request, facts)
+    version, containerd, etcd = validate_request(request, facts)
+    versions = Versions(version, containerd, etcd)
     containerd_config = facts.containerd_config(containerd)
     scheduler_has_config = facts.scheduler_api(version) is not None
     context = {
@@ -206,20 +282,23 @@ def make_plan(request: PlanRequest, catalogue: Catalogue | None = None, facts: V
     }
     settings: list[Recommendation] = []
     obsolete: list[Obsolete] = []
-    warnings = size_warnings(request.nodes, facts)
+    warnings = size_warnings(request.nodes, facts) + version_warnings(request, versions, facts)
     for setting in catalogue.settings:
-        if not setting.k8s.holds(version):
-            if setting.removed_in and KubeVersion.parse(setting.removed_in) <= version:
-                obsolete.append(
-                    Obsolete(setting.id, setting.component, setting.key, setting.removed_in, setting.replacement or "")
-                )
+        if not _applies_to_proxy(setting, request.kube_proxy):
             continue
-        if not _applies_to_runtime(setting, request.runtime):
+        if not setting.k8s.holds(version) or not setting.etcd.holds(etcd):
+            old = _obsolete(setting, versions)
+            if old:
+                obsolete.append(old)
             continue
-        if setting.component == "containerd" and request.runtime == "containerd" and not setting.containerd.holds(containerd):
-            warnings.append(f"{setting.key} needs containerd {setting.containerd.min}+ (planning for {containerd})")
+        if not _applies_to_runtime(setting, request.runtime, request.cri_dockerd):
             continue
-        recommendation, warning = _evaluate(setting, request, version, context, containerd_config, scheduler_has_config)
+        if setting.component == "containerd" and not setting.containerd.holds(containerd):
+            if setting.containerd.min and containerd < Release.parse(setting.containerd.min):
+                if setting.tier_for(request.nodes) and setting.kind != "advice" and setting.default_for(versions) != setting.values[0].value:
+                    warnings.append(f"{setting.key} needs containerd {setting.containerd.min}+ (planning for {containerd})")
+            continue
+        recommendation, warning = _evaluate(setting, request, versions, context, containerd_config, scheduler_has_config)
         if recommendation:
             settings.append(recommendation)
         if warning:
@@ -235,4 +314,6 @@ def make_plan(request: PlanRequest, catalogue: Catalogue | None = None, facts: V
         settings=settings,
         obsolete=obsolete,
         warnings=warnings,
+        etcd_version=etcd,
+        kube_proxy=request.kube_proxy,
     )

@@ -9,7 +9,10 @@ Read-only by design: `tune audit` runs on production nodes. Every value keeps wh
 - kubelet: systemd drop-ins, their environment files (``kubeadm-flags.env``, ``etc/default/kubelet``),
   the running process (``proc/<pid>/cmdline``) and the config file named by ``--config``; flags win
   over the config file, as in the kubelet itself;
-- static pods in ``etc/kubernetes/manifests``: flags, and the Kubernetes version from image tags.
+- static pods in ``etc/kubernetes/manifests``: flags, and the Kubernetes and etcd versions from image tags;
+- versions where no static pod tells: the package database (``var/lib/dpkg/status``), then the
+  version stamp Go release builds carry (``-ldflags -X ...gitVersion=v1.30.2``) in the kubelet and
+  containerd binaries, read as bytes (never executed).
 """
 
 from __future__ import annotations
@@ -38,6 +41,14 @@ KUBELET_CONFIG = "var/lib/kubelet/config.yaml"
 KUBELET_DROPIN_DIRS = ("usr/lib/systemd/system/kubelet.service.d", "lib/systemd/system/kubelet.service.d",
                        "etc/systemd/system/kubelet.service.d")
 _IMAGE_VERSION = re.compile(r":v?(\d+\.\d+)(?:\.\d+)?(?:[-@].*)?$")
+_IMAGE_RELEASE = re.compile(r":v?(\d+\.\d+\.\d+)(?:[-@].*)?$")
+DPKG_STATUS = "var/lib/dpkg/status"
+KUBELET_BINARIES = ("usr/bin/kubelet", "usr/local/bin/kubelet")
+CONTAINERD_BINARIES = ("usr/bin/containerd", "usr/local/bin/containerd")
+# the version a Go release build stamps in with -ldflags -X (Go records the flags in the binary)
+_KUBE_STAMP = re.compile(rb"k8s\.io/component-base/version\.gitVersion=v(\d+\.\d+\.\d+)")
+_CONTAINERD_STAMP = re.compile(rb"github\.com/containerd/containerd(?:/v2)?/version\.Version=v?(\d+\.\d+\.\d+)")
+_SCAN_CHUNK = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,11 @@ class NodeState:
     k8s_version: str | None
     runtime: str
     cri_dockerd: bool = False
+    k8s_version_source: str | None = None  # where k8s_version was read
+    containerd_version: str | None = None
+    containerd_version_source: str | None = None
+    etcd_version: str | None = None  # from the etcd static pod's image tag
+    kubeadm: bool = False  # kubeadm manages this node (kubeadm-flags.env or kubeadm's static pods)
 
     def live_sysctl(self, key: str) -> Value | None:
         return read_live_sysctl(self.root, key)
@@ -285,6 +301,72 @@ def read_static_pods(root: Path) -> dict[str, StaticPod]:
     return pods
 
 
+def etcd_from_image(pods: dict[str, StaticPod]) -> str | None:
+    pod = pods.get("etcd")
+    match = _IMAGE_RELEASE.search(pod.image) if pod else None
+    return match.group(1) if match else None
+
+
+# ---------------------------------------------------------------------------------- versions
+def dpkg_versions(root: Path) -> dict[str, str]:
+    """Installed package -> version from the dpkg status database (Debian, Ubuntu)."""
+    path = root / DPKG_STATUS
+    if not path.is_file():
+        return {}
+    versions: dict[str, str] = {}
+    for stanza in path.read_text(errors="replace").split("\n\n"):
+        fields = dict(re.findall(r"^([A-Za-z-]+): (.*)$", stanza, re.M))
+        if fields.get("Package") and fields.get("Version") and fields.get("Status", "").endswith(" installed"):
+            versions[fields["Package"]] = fields["Version"]
+    return versions
+
+
+def binary_stamp(path: Path, pattern: re.Pattern[bytes]) -> str | None:
+    """The version a Go binary carries in its recorded -ldflags, read in chunks (binaries are large)."""
+    try:
+        handle = path.open("rb")
+    except OSError:
+        return None
+    with handle:
+        tail = b""
+        while chunk := handle.read(_SCAN_CHUNK):
+            match = pattern.search(tail + chunk)
+            if match:
+                return match.group(1).decode()
+            tail = chunk[-256:]
+    return None
+
+
+def _first_stamp(root: Path, candidates: list[str], pattern: re.Pattern[bytes]) -> tuple[str, str] | None:
+    for candidate in candidates:
+        found = binary_stamp(root / candidate.lstrip("/"), pattern)
+        if found:
+            return found, f"/{candidate.lstrip('/')}"
+    return None
+
+
+def kubelet_version(root: Path, kubelet: KubeletState | None, packages: dict[str, str]) -> tuple[str, str] | None:
+    """(MAJOR.MINOR.PATCH, where it was read) of the node's kubelet, without running it."""
+    if "kubelet" in packages:
+        return packages["kubelet"].split("-")[0].split("~")[0].split(":")[-1], f"/{DPKG_STATUS} (package kubelet)"
+    candidates = list(KUBELET_BINARIES)
+    if kubelet and kubelet.pid is not None:
+        try:
+            argv0 = (root / f"proc/{kubelet.pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+            if argv0.startswith("/"):
+                candidates.insert(0, argv0)
+        except OSError:
+            pass
+    return _first_stamp(root, candidates, _KUBE_STAMP)
+
+
+def containerd_version(root: Path, packages: dict[str, str]) -> tuple[str, str] | None:
+    for package in ("containerd.io", "containerd"):
+        if package in packages:
+            return packages[package].split("-")[0].split("~")[0].split(":")[-1], f"/{DPKG_STATUS} (package {package})"
+    return _first_stamp(root, list(CONTAINERD_BINARIES), _CONTAINERD_STAMP)
+
+
 def version_from_images(pods: dict[str, StaticPod]) -> str | None:
     for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
         pod = pods.get(component)
@@ -443,6 +525,14 @@ def probe(root: Path) -> NodeState:
     docker = read_docker(root)
     containerd = read_containerd(root)
     runtime, cri_dockerd = detect_runtime(kubelet, docker, containerd)
+    packages = dpkg_versions(root)
+    k8s_version, k8s_source = version_from_images(pods), "control-plane static pod image tags"
+    if k8s_version is None:
+        found = kubelet_version(root, kubelet, packages)
+        k8s_version, k8s_source = (found[0], f"kubelet version from {found[1]}") if found else (None, None)
+    ctd = containerd_version(root, packages) if runtime == "containerd" else None
+    kubeadm = (root / "var/lib/kubelet/kubeadm-flags.env").is_file() or any(
+        "kubeadm.kubernetes.io/" in (root / pod.file).read_text(errors="replace") for pod in pods.values())
     return NodeState(
         root=root,
         sysctl_persisted=read_persisted_sysctls(root),
@@ -450,7 +540,12 @@ def probe(root: Path) -> NodeState:
         containerd=containerd,
         kubelet=kubelet,
         static_pods=pods,
-        k8s_version=version_from_images(pods),
+        k8s_version=k8s_version,
         runtime=runtime,
         cri_dockerd=cri_dockerd,
+        k8s_version_source=k8s_source,
+        containerd_version=ctd[0] if ctd else None,
+        containerd_version_source=ctd[1] if ctd else None,
+        etcd_version=etcd_from_image(pods),
+        kubeadm=kubeadm,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kubekeeper.errors import BadInput
@@ -28,10 +30,13 @@ def test_catalogue_loads_and_covers_the_seed() -> None:
     assert SEED_KEYS <= keys, SEED_KEYS - keys
 
 
-def test_every_setting_has_rationale_and_source() -> None:
+UPSTREAM = re.compile(r"https://|\b(kubernetes|kubernetes-sigs|containerd|etcd-io|Mirantis|k3s-io)/[\w.-]+|KEP-\d+")
+
+
+def test_every_setting_has_rationale_and_an_upstream_source() -> None:
     for setting in load_catalogue().settings:
         assert setting.rationale.strip(), setting.id
-        assert setting.source.startswith("https://"), setting.id
+        assert UPSTREAM.search(setting.source), setting.id
 
 
 def test_invalid_catalogue_names_the_field() -> None:

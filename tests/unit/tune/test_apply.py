@@ -7,6 +7,7 @@ import os
 import tomllib
 
 import pytest
+from ruamel.yaml import YAML
 
 from kubekeeper.errors import BadInput
 from kubekeeper.tune.apply import apply
@@ -95,7 +96,9 @@ def test_sysctl_apply_writes_file_and_live_values(node_tree) -> None:
     root = node_tree("1.30-containerd-v3")
     (root / "etc/sysctl.conf").write_text("fs.file-max = 5\n")  # would override ours at boot
     result = apply(root, 1000, only="sysctl")
-    assert {c.key for c in result.live} >= {"net.core.netdev_max_backlog", "fs.file-max"}
+    assert {c.key for c in result.live} >= {"net.core.netdev_max_backlog"}
+    assert "fs.file-max" not in {c.key for c in result.live}  # live LONG_MAX is above the floor: never lowered
+    assert (root / "proc/sys/fs/file-max").read_text().strip() == "9223372036854775807"
     assert (root / "proc/sys/net/core/netdev_max_backlog").read_text().strip() == "10000"
     assert "net.core.netdev_max_backlog = 10000" in (root / "etc/sysctl.d/90-kubekeeper.conf").read_text()
     assert (root / "etc/sysctl.conf").read_text() == "fs.file-max = 1000000\n"
@@ -105,3 +108,55 @@ def test_sysctl_apply_writes_file_and_live_values(node_tree) -> None:
 def test_unknown_only_group_is_bad_input(node_tree) -> None:
     with pytest.raises(BadInput, match="unknown group"):
         apply(node_tree("1.20-docker"), 1000, only="sysctl,kernel")
+
+
+def test_apply_never_lowers_a_limit(node_tree) -> None:
+    """inotify at 1,048,576 and file-max at LONG_MAX stay as they are; nothing persists a lower value."""
+    root = node_tree("1.30-containerd-v3")
+    (root / "etc/sysctl.conf").write_text("")
+    (root / "etc/sysctl.d/99-kubernetes-cri.conf").write_text("")
+    (root / "proc/sys/fs/inotify/max_user_watches").write_text("1048576\n")
+    apply(root, 1000, only="sysctl")
+    assert (root / "proc/sys/fs/inotify/max_user_watches").read_text().strip() == "1048576"
+    assert (root / "proc/sys/fs/file-max").read_text().strip() == "9223372036854775807"
+    ours = (root / "etc/sysctl.d/90-kubekeeper.conf").read_text()
+    assert "fs.inotify.max_user_watches" not in ours and "fs.file-max" not in ours
+    assert "net.core.netdev_max_backlog = 10000" in ours  # below its floor: raised
+
+
+def test_apply_keeps_higher_flag_values(node_tree) -> None:
+    root = node_tree("1.30-containerd-v3")
+    manifest = root / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    manifest.write_text(manifest.read_text().replace("--max-requests-inflight=1500", "--max-requests-inflight=5000"))
+    apply(root, 1000, only="control-plane")
+    text = manifest.read_text()
+    assert "--max-requests-inflight=5000" in text and "--max-requests-inflight=1500" not in text
+
+
+def test_apply_on_a_kubeadm_node_gives_the_scheduler_its_config(node_tree) -> None:
+    """kubeadm starts the scheduler without --config; apply does what the kubeadm configuration from
+    `tune plan` does: the KubeSchedulerConfiguration file, --config, and a hostPath volume."""
+    root = node_tree("1.30-containerd-v3")
+    result = apply(root, 1000, only="control-plane")
+    config = root / "etc/kubernetes/kubekeeper/kube-scheduler-config.yaml"
+    body = YAML(typ="safe").load(config.read_text())
+    assert body["clientConnection"]["qps"] == 100 and body["clientConnection"]["kubeconfig"] == "/etc/kubernetes/scheduler.conf"
+    pod = YAML(typ="safe").load((root / "etc/kubernetes/manifests/kube-scheduler.yaml").read_text())
+    container = pod["spec"]["containers"][0]
+    assert "--config=/etc/kubernetes/kubekeeper/kube-scheduler-config.yaml" in container["command"]
+    assert any(m["mountPath"] == "/etc/kubernetes/kubekeeper/kube-scheduler-config.yaml" for m in container["volumeMounts"])
+    assert any("kubeadm node" in note for note in result.notes)
+    assert not [f for f in audit(root, 1000).findings if f.component == "kube-scheduler"]
+
+
+def test_readme_apply_without_nodes(cli, node_tree, tmp_path) -> None:
+    """`tune apply --only sysctl,kubelet --dry-run` needs no --nodes; control-plane settings do."""
+    root = node_tree("1.30-containerd-v3")
+    result = cli("tune", "apply", "--root", str(root), "--only", "sysctl,kubelet", "--dry-run")
+    assert result.code == 0, result.err
+    assert "dry run: nothing was changed" in result.out
+    refused = cli("tune", "apply", "--root", str(root), "--dry-run")
+    assert refused.code == 2 and "--nodes N is required" in refused.err and "Traceback" not in refused.err
+    short = cli("tune", "apply", "--root", str(root), "-N", "1000", "--dry-run")
+    assert short.code == 0
+    assert cli("tune", "plan", "-n", "1000").code == 2  # -n is kubectl's namespace, never --nodes
