@@ -414,6 +414,10 @@ class RegistryClient:
                 if attempts > self.options.retries:
                     raise OperationFailed(f"blob {repo}@{desc.digest} from {self.host}: {exc}") from exc
                 self._sleep(attempts, None)
+            except OSError as exc:  # our disk, not the network (full, read-only): name the file
+                if exc.filename is None:
+                    raise OSError(exc.errno, exc.strerror, str(partial)) from exc
+                raise
             finally:
                 response.close()
         actual = "sha256:" + hasher.hexdigest()
