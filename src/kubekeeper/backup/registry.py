@@ -69,27 +69,30 @@ class RegistrySource:
         return sorted(repos), untagged
 
     def sync(self) -> tuple[str, sync.PullResult]:
-        """Bring the layout up to date with the registry (verified; nothing backed up yet)."""
-        layout = Layout(self.cache)
-        try:
-            return self._pull(layout.ensure())
-        except OSError as exc:
-            if not _inside(exc.filename, self.cache):
-                raise
-            raise _cache_write_failed(layout, exc) from exc
+        """Bring the layout up to date with the registry (verified; nothing backed up yet).
 
-    def _pull(self, layout: Layout) -> tuple[str, sync.PullResult]:
+        The registry is asked first: a wrong URL, CA file or password creates no cache directory.
+        """
+        layout = Layout(self.cache)
         with RegistryClient(self.options) as client:
             client.ping()
-            hub = harbor_api.Harbor(client) if self.harbor else None
-            repos, untagged = self._repositories(client, hub, layout)
-            if not repos:
-                raise OperationFailed(f"registry {client.host} has no repositories to back up"
-                                      + (f" in project(s) {', '.join(self.projects)}" if self.projects else ""))
-            result = sync.pull(client, layout, repos, concurrency=self.options.concurrency, progress=self.progress,
-                               untagged=untagged)
-            self.last_pull = result
-            return client.host, result
+            try:
+                return client.host, self._pull(client, layout.ensure())
+            except OSError as exc:
+                if not _inside(exc.filename, self.cache):
+                    raise
+                raise _cache_write_failed(layout, exc) from exc
+
+    def _pull(self, client: RegistryClient, layout: Layout) -> sync.PullResult:
+        hub = harbor_api.Harbor(client) if self.harbor else None
+        repos, untagged = self._repositories(client, hub, layout)
+        if not repos:
+            raise OperationFailed(f"registry {client.host} has no repositories to back up"
+                                  + (f" in project(s) {', '.join(self.projects)}" if self.projects else ""))
+        result = sync.pull(client, layout, repos, concurrency=self.options.concurrency, progress=self.progress,
+                           untagged=untagged)
+        self.last_pull = result
+        return result
 
     def back_up(self, repository: Repository, cluster: str) -> BackupResult:
         host, result = self.sync()
