@@ -27,7 +27,7 @@ def plan_command(
     runtime: str = typer.Option("containerd", "--runtime", help="Container runtime: containerd or docker."),
     containerd_version: str = typer.Option(None, "--containerd-version", help="containerd MAJOR.MINOR; 1.x writes config v2, 2.x config v3 (default: newest known)."),
     cri_dockerd: bool = typer.Option(False, "--cri-dockerd", help="docker on Kubernetes >= 1.24 through cri-dockerd."),
-    events_etcd_servers: str = typer.Option(None, "--events-etcd-servers", help="URLs of a separate etcd for events (renders --etcd-servers-overrides)."),
+    events_etcd_servers: str = typer.Option(None, "--events-etcd-servers", help="URLs of a separate etcd for events, separated by ',' or ';' (renders --etcd-servers-overrides=/events#URL;URL)."),
     output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Write ready-to-use config artifacts here."),
     output_format: Format = FORMAT_OPTION,
 ) -> None:
