@@ -34,6 +34,11 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> N
         else:
             os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk or a read-only mount: the error names the file asked for
+        tmp.unlink(missing_ok=True)
+        if exc.filename in (None, tmp_name):
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -8,6 +8,7 @@ and manifest was fetched and verified: an interrupted run stores nothing and res
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -20,7 +21,7 @@ from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.registry import harbor as harbor_api
 from kubekeeper.registry import sync
 from kubekeeper.registry.client import RegistryClient, RegistryOptions
-from kubekeeper.registry.layout import LAYOUT_DIR, Layout
+from kubekeeper.registry.layout import INGEST_DIR, LAYOUT_DIR, Layout
 from kubekeeper.repository import Repository, selection, snapshot_tags
 
 log = logging.getLogger(__name__)
@@ -68,19 +69,30 @@ class RegistrySource:
         return sorted(repos), untagged
 
     def sync(self) -> tuple[str, sync.PullResult]:
-        """Bring the layout up to date with the registry (verified; nothing backed up yet)."""
-        layout = Layout(self.cache).ensure()
+        """Bring the layout up to date with the registry (verified; nothing backed up yet).
+
+        The registry is asked first: a wrong URL, CA file or password creates no cache directory.
+        """
+        layout = Layout(self.cache)
         with RegistryClient(self.options) as client:
             client.ping()
-            hub = harbor_api.Harbor(client) if self.harbor else None
-            repos, untagged = self._repositories(client, hub, layout)
-            if not repos:
-                raise OperationFailed(f"registry {client.host} has no repositories to back up"
-                                      + (f" in project(s) {', '.join(self.projects)}" if self.projects else ""))
-            result = sync.pull(client, layout, repos, concurrency=self.options.concurrency, progress=self.progress,
-                               untagged=untagged)
-            self.last_pull = result
-            return client.host, result
+            try:
+                return client.host, self._pull(client, layout.ensure())
+            except OSError as exc:
+                if not _inside(exc.filename, self.cache):
+                    raise
+                raise _cache_write_failed(layout, exc) from exc
+
+    def _pull(self, client: RegistryClient, layout: Layout) -> sync.PullResult:
+        hub = harbor_api.Harbor(client) if self.harbor else None
+        repos, untagged = self._repositories(client, hub, layout)
+        if not repos:
+            raise OperationFailed(f"registry {client.host} has no repositories to back up"
+                                  + (f" in project(s) {', '.join(self.projects)}" if self.projects else ""))
+        result = sync.pull(client, layout, repos, concurrency=self.options.concurrency, progress=self.progress,
+                           untagged=untagged)
+        self.last_pull = result
+        return result
 
     def back_up(self, repository: Repository, cluster: str) -> BackupResult:
         host, result = self.sync()
@@ -92,6 +104,26 @@ class RegistrySource:
                    "bytes_fetched": result.bytes_fetched, "blobs_removed": result.removed,
                    "layout_bytes": Layout(self.cache).stored_bytes()}
         return BackupResult("registry", cluster, summary.snapshot_id, details, summary)
+
+
+def _inside(filename: object, directory: Path) -> bool:
+    """Whether an OSError's file lies in `directory` (the cache), not e.g. a CA bundle elsewhere."""
+    if not isinstance(filename, (str, os.PathLike)):
+        return False
+    return Path(os.path.abspath(filename)).is_relative_to(os.path.abspath(directory))
+
+
+def _cache_write_failed(layout: Layout, exc: OSError) -> OperationFailed:
+    """Exit 3 naming the file that could not be written and what the cache keeps for the next run."""
+    held = layout.holdings()
+    where = os.path.relpath(str(exc.filename), layout.cache)
+    hint = " Free space there or put --cache on a larger disk." if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+    return OperationFailed(
+        f"registry cache {layout.cache}: {exc.strerror} writing {where}; nothing was backed up. "
+        f"The cache keeps only complete, verified blobs: kept {held.blobs} complete blobs ({held.blob_bytes:,} bytes) "
+        f"in {LAYOUT_DIR}/ and {held.partials} partial download(s) ({held.partial_bytes:,} bytes) in {INGEST_DIR}/, "
+        f"which become blobs only once finished and verified; the next run reuses both.{hint}"
+    )
 
 
 @dataclass

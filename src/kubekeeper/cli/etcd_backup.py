@@ -10,7 +10,7 @@ from kubekeeper.backup.etcd import EtcdSource, find_snapshot, restore_member
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.etcd_options import CACERT_OPTION, CERT_OPTION, ENDPOINTS_OPTION, KEY_OPTION, connection
 from kubekeeper.cli.groups import backup_app, restore_app
-from kubekeeper.cli.options import CLUSTER_OPTION, PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository
+from kubekeeper.cli.options import CLUSTER_OPTION, PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository, snapshot_option
 from kubekeeper.errors import BadInput
 from kubekeeper.etcd import restore as etcd_restore
 from kubekeeper.report.console import print_json, stderr, stdout
@@ -53,7 +53,7 @@ def backup_etcd_command(
 
 @restore_app.command("etcd")
 def restore_etcd_command(
-    snapshot: str = typer.Option("latest", "--snapshot", help="Snapshot id (or prefix) or 'latest'."),
+    snapshot: str = snapshot_option(),
     name: str = typer.Option(None, "--name", help="This member's name (must be in --initial-cluster)."),
     initial_cluster: str = typer.Option(..., "--initial-cluster", help="NAME=PEER_URL,... of the new cluster."),
     peer_urls: str = typer.Option(None, "--initial-advertise-peer-urls", help="This member's peer URL(s); default: its URL in --initial-cluster."),

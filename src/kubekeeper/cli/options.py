@@ -1,12 +1,16 @@
-"""Options shared by the backup/restore/repo commands: repository selection, cluster name, progress."""
+"""Options shared by the backup/restore/repo commands: repository selection, cluster name, snapshot,
+progress. Values that select or label snapshots are checked here, once, for every command."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from kubekeeper.errors import BadInput
+from kubekeeper.names import check_cluster_name
 from kubekeeper.repository import Repository, RepoSpec
 from kubekeeper.repository.tags import KINDS
 
@@ -19,8 +23,33 @@ PASSWORD_FILE_OPTION = typer.Option(
     help="File with the repository password; default $RESTIC_PASSWORD_FILE, then $RESTIC_PASSWORD.",
 )
 REPO_CACERT_OPTION = typer.Option(None, "--repo-cacert", help="CA certificate for a TLS backend (rest:, s3:).")
+#: `latest`, or a snapshot id or its prefix (hex, as `kubekeeper snapshots` and restic print them)
+_SNAPSHOT_ID = re.compile(r"[0-9a-f]{1,64}")
+
+
+def snapshot_ref(value: str) -> str:
+    """--snapshot: never empty (an empty prefix would match every snapshot and restore the newest)."""
+    text = value.strip().lower()
+    if text == "latest" or _SNAPSHOT_ID.fullmatch(text):
+        return text
+    if not text:
+        raise BadInput("--snapshot is empty: give a snapshot id (see `kubekeeper snapshots`) or 'latest'")
+    shown = value if len(value) <= 80 else value[:80] + "..."
+    raise BadInput(f"--snapshot {shown!r}: not a snapshot id (hex, see `kubekeeper snapshots`) or 'latest'")
+
+
+def snapshot_option(help: str = "Snapshot id (or its prefix) or 'latest'.") -> Any:
+    """The --snapshot option of every restore and verify command, checked by `snapshot_ref`."""
+    return typer.Option("latest", "--snapshot", callback=snapshot_ref, help=help)
+
+
+def cluster_name(value: str | None) -> str | None:
+    """--cluster: a name that can be the tag cluster:<name> (None: no filter)."""
+    return None if value is None else check_cluster_name(value)
+
+
 CLUSTER_OPTION = typer.Option(
-    "default", "--cluster", envvar="KUBEKEEPER_CLUSTER", show_envvar=True,
+    "default", "--cluster", envvar="KUBEKEEPER_CLUSTER", show_envvar=True, callback=cluster_name,
     help="Cluster name recorded in the snapshot tags (cluster:<name>).",
 )
 NO_PROGRESS_OPTION = typer.Option(False, "--no-progress", help="No progress bars on stderr.")
@@ -32,7 +61,10 @@ def open_repository(repo: str | None, password_file: Path | None, cacert: Path |
 
 
 KIND_OPTION = typer.Option(None, "--kind", help=f"Only snapshots of this kind ({', '.join(KINDS)}).")
-CLUSTER_FILTER_OPTION = typer.Option(None, "--cluster", help="Only snapshots of this cluster.")
+CLUSTER_FILTER_OPTION = typer.Option(None, "--cluster", callback=cluster_name, help="Only snapshots of this cluster.")
+#: restore/verify: only snapshots of this cluster, defaulting to $KUBEKEEPER_CLUSTER like the backups
+CLUSTER_SELECT_OPTION = typer.Option(None, "--cluster", envvar="KUBEKEEPER_CLUSTER", callback=cluster_name,
+                                     help="Only snapshots of this cluster.")
 KUBECONFIG_OPTION = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG", help="kubeconfig file; in a pod the service account is used.")
 CONTEXT_OPTION = typer.Option(None, "--context", help="kubeconfig context.")
 

@@ -10,7 +10,15 @@ import typer
 from kubekeeper.backup.registry import RegistrySource, RestoreRequest, default_cache, restore_registry
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.groups import backup_app, restore_app
-from kubekeeper.cli.options import CLUSTER_OPTION, NO_PROGRESS_OPTION, PASSWORD_FILE_OPTION, REPO_OPTION, open_repository
+from kubekeeper.cli.options import (
+    CLUSTER_OPTION,
+    CLUSTER_SELECT_OPTION,
+    NO_PROGRESS_OPTION,
+    PASSWORD_FILE_OPTION,
+    REPO_OPTION,
+    open_repository,
+    snapshot_option,
+)
 from kubekeeper.errors import BadInput
 from kubekeeper.registry import auth
 from kubekeeper.registry.client import RegistryOptions, normalize_url
@@ -75,7 +83,7 @@ def backup_registry_command(
 
 def restore_registry_command(
     registry: str = REGISTRY_OPTION,
-    snapshot: str = typer.Option("latest", "--snapshot", help="Snapshot id (prefix) or 'latest'."),
+    snapshot: str = snapshot_option(),
     project_map: list[str] = typer.Option([], "--project-map", help="OLD=NEW: restore project OLD as NEW; repeatable."),
     harbor: bool = HARBOR_OPTION,
     concurrency: int = CONCURRENCY_OPTION,
@@ -86,7 +94,7 @@ def restore_registry_command(
     workdir: Path = typer.Option(None, "--workdir", help="Where the snapshot's layout is unpacked (default: temp dir)."),
     repo: str = REPO_OPTION,
     password_file: Path = PASSWORD_FILE_OPTION,
-    cluster: str = typer.Option(None, "--cluster", envvar="KUBEKEEPER_CLUSTER", help="Only snapshots of this cluster."),
+    cluster: str = CLUSTER_SELECT_OPTION,
     no_progress: bool = NO_PROGRESS_OPTION,
     output: Format = FORMAT_OPTION,
 ) -> None:

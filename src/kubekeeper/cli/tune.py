@@ -29,7 +29,7 @@ def plan_command(
     etcd_version: str = typer.Option(None, "--etcd-version", help="etcd MAJOR.MINOR[.PATCH] whose flags and defaults the etcd advice follows (default: the etcd kubeadm runs for the Kubernetes version)."),
     no_kube_proxy: bool = typer.Option(False, "--no-kube-proxy", help="The cluster runs no kube-proxy (e.g. an eBPF service proxy): plan the conntrack sysctls on the host instead of in KubeProxyConfiguration."),
     cri_dockerd: bool = typer.Option(False, "--cri-dockerd", help="docker on Kubernetes >= 1.24 through cri-dockerd."),
-    events_etcd_servers: str = typer.Option(None, "--events-etcd-servers", help="URLs of a separate etcd for events (renders --etcd-servers-overrides)."),
+    events_etcd_servers: str = typer.Option(None, "--events-etcd-servers", help="URLs of a separate etcd for events, separated by ',' or ';' (renders --etcd-servers-overrides=/events#URL;URL)."),
     output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Write ready-to-use config artifacts here."),
     output_format: Format = FORMAT_OPTION,
 ) -> None:

@@ -9,14 +9,21 @@ from rich.markup import escape
 
 from kubekeeper.backup.verify import DEFAULT_SAMPLE, DEFAULT_SUBSET, verify
 from kubekeeper.cli.common import FORMAT_OPTION, Format
-from kubekeeper.cli.options import PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository
+from kubekeeper.cli.options import (
+    CLUSTER_SELECT_OPTION,
+    PASSWORD_FILE_OPTION,
+    REPO_CACERT_OPTION,
+    REPO_OPTION,
+    open_repository,
+    snapshot_option,
+)
 from kubekeeper.errors import VerificationFailed
 from kubekeeper.report.console import print_json, stdout
 
 
 def verify_command(
-    snapshot: str = typer.Option("latest", "--snapshot", help="A snapshot id (its whole backup set is checked) or latest."),
-    cluster: str = typer.Option(None, "--cluster", envvar="KUBEKEEPER_CLUSTER", help="Only this cluster's snapshots."),
+    snapshot: str = snapshot_option("A snapshot id (its whole backup set is checked) or 'latest'."),
+    cluster: str = CLUSTER_SELECT_OPTION,
     read_data_subset: str = typer.Option(DEFAULT_SUBSET, "--read-data-subset", help="Share of pack files restic re-reads (e.g. 10%, 1/5, 500M)."),
     sample: int = typer.Option(DEFAULT_SAMPLE, "--sample", min=1, help="Volume files restored and verified per snapshot."),
     repo: str = REPO_OPTION,

@@ -10,7 +10,7 @@ from kubekeeper.backup.volume import VolumeResult, backup_volumes
 from kubekeeper.backup.volume_restore import restore_volume
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.groups import backup_app, restore_app
-from kubekeeper.cli.options import CONTEXT_OPTION, KUBECONFIG_OPTION, CLUSTER_OPTION, PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository
+from kubekeeper.cli.options import CONTEXT_OPTION, KUBECONFIG_OPTION, CLUSTER_OPTION, PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository, snapshot_option
 from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.report.console import print_json, stderr, stdout
 from kubekeeper.volumes.model import PvcRef, VolumeSource
@@ -91,7 +91,7 @@ def backup_volume(
 @restore_app.command("volume")
 def restore_volume_command(
     pvc: str = typer.Option(..., "--pvc", help="NAMESPACE/NAME of the PVC whose snapshot to restore."),
-    snapshot: str = typer.Option("latest", "--snapshot", help="Snapshot id (prefix) or latest."),
+    snapshot: str = snapshot_option(),
     target: Path | None = typer.Option(None, "--target", help="Restore into this directory instead of the PVC's volume."),
     recreate: bool = typer.Option(False, "--recreate", help="Create the PVC (and a static PV) from the snapshot first."),
     wait_timeout: float = typer.Option(600.0, "--wait-timeout", help="With --recreate: seconds to wait for bound and mounted."),

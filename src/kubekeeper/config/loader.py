@@ -1,19 +1,31 @@
-"""Load and validate `cluster.yaml`; errors name the file, line and option."""
+"""Load and validate `cluster.yaml`; errors name the file, line and option.
+
+cluster.yaml is a small settings file (the full commented example is 4 KB), so the loader refuses
+what cannot be one before parsing it: ruamel.yaml scans comments one character at a time (a 1 MB
+comment line takes ~10 s) and composes nesting by recursion (RecursionError after seconds), and
+`/dev/zero` or a log file passed by mistake would be read forever. The bounds are data below.
+"""
 
 from __future__ import annotations
 
+import codecs
 import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import YAMLError
 
 from kubekeeper.config.schema import ClusterConfig
 from kubekeeper.errors import BadInput
 
 ENV_VAR = "KUBEKEEPER_CONFIG"
+#: bounds for cluster.yaml: room for thousands of PVCs listed one per line, far below where parsing slows
+MAX_BYTES = 1 << 20  # 1 MiB
+MAX_LINE = 64 << 10  # characters in one line (a 64 KiB comment parses in ~15 ms)
+MAX_DEPTH = 32  # nesting levels; the schema needs 5
 
 
 def config_path(option: Path | None) -> Path:
@@ -41,13 +53,31 @@ def _line_of(document: Any, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+def _check_lines(text: str, source: str) -> None:
+    start, number = 0, 1
+    while start <= len(text):
+        end = text.find("\n", start)
+        end = len(text) if end == -1 else end
+        if end - start > MAX_LINE:
+            raise BadInput(f"{source}:{number}: line is {end - start:,} characters long; "
+                           f"cluster.yaml lines may have at most {MAX_LINE:,}")
+        start, number = end + 1, number + 1
+
+
 def parse_config(text: str, source: str) -> ClusterConfig:
+    _check_lines(text, source)
+    yaml = YAML()
+    yaml.max_depth = MAX_DEPTH
     try:
-        document = YAML().load(text)
+        document = yaml.load(text)
+    except MaxDepthExceededError as exc:
+        mark = exc.problem_mark
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise BadInput(f"{where}: nested deeper than {MAX_DEPTH} levels; cluster.yaml needs at most 5") from None
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
-        raise BadInput(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+        raise BadInput(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from exc
     if not isinstance(document, dict):
         raise BadInput(f"{source}: expected a mapping with cluster, repositories, ...")
     try:
@@ -62,11 +92,29 @@ def parse_config(text: str, source: str) -> ClusterConfig:
         raise BadInput(f"{where}: {option}: {return_msg}") from exc
 
 
+def decode_text(data: bytes, source: str) -> str:
+    """UTF-8 text (a BOM is fine); anything else is bad input naming the line and byte."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise BadInput(f"{source}: UTF-16 text; save it as UTF-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise BadInput(f"{source}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} in column {column}); "
+                       "save the file as UTF-8") from None
+
+
 def load_config(path: Path) -> ClusterConfig:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)  # bounded: /dev/zero or a huge log given by mistake
     except FileNotFoundError as exc:
         raise BadInput(f"configuration file not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise BadInput(f"{path} is a directory, not a configuration file") from exc
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror}") from exc
-    return parse_config(text, str(path))
+    if len(data) > MAX_BYTES:
+        raise BadInput(f"{path}: larger than {MAX_BYTES >> 20} MiB; cluster.yaml is a small settings file - is it the right file?")
+    return parse_config(decode_text(data, str(path)), str(path))

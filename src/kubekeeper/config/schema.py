@@ -12,7 +12,22 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kubekeeper import urls
 from kubekeeper.errors import BadInput
+from kubekeeper.names import CLUSTER_NAME_MAX, CLUSTER_NAME_PATTERN
+
+
+#: a password or token is one line; longer than this is the wrong file
+MAX_SECRET_LINE = 64 << 10
+
+
+def _http_url(value: str) -> str:
+    """The shared URL check (kubekeeper.urls); the loader prefixes file, line and option."""
+    try:
+        urls.parse_http_url(value, "")
+    except BadInput as exc:
+        raise ValueError(exc.message) from None
+    return value
 
 
 class _Section(BaseModel):
@@ -34,9 +49,16 @@ class SecretRef(_Section):
     def resolve(self) -> str:
         if self.file is not None:
             try:
-                return self.file.read_text().splitlines()[0] if self.file.read_text() else ""
+                with self.file.open("rb") as handle:
+                    first = handle.readline(MAX_SECRET_LINE + 1)  # bounded: /dev/zero or a dump by mistake
             except OSError as exc:
                 raise BadInput(f"cannot read secret file {self.file}: {exc.strerror}") from exc
+            if len(first) > MAX_SECRET_LINE:
+                raise BadInput(f"secret file {self.file}: first line longer than {MAX_SECRET_LINE:,} bytes - is it the right file?")
+            try:
+                return first.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise BadInput(f"secret file {self.file}: the first line is not UTF-8 text") from None
         value = os.environ.get(self.env or "")
         if value is None:
             raise BadInput(f"environment variable {self.env} is not set")
@@ -53,6 +75,11 @@ class EtcdSection(_Section):
     cacert: Path | None = Field(None, description="CA certificate that signed the etcd server certificates.", examples=["/etc/kubernetes/pki/etcd/ca.crt"])
     cert: Path | None = Field(None, description="Client certificate.", examples=["/etc/kubernetes/pki/etcd/healthcheck-client.crt"])
     key: Path | None = Field(None, description="Client key.", examples=["/etc/kubernetes/pki/etcd/healthcheck-client.key"])
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoint_urls(cls, value: list[str]) -> list[str]:
+        return [_http_url(item) for item in value]
 
     @model_validator(mode="after")
     def _endpoints_when_enabled(self) -> EtcdSection:
@@ -76,6 +103,19 @@ class RegistrySection(_Section):
     cacert: Path | None = Field(None, description="CA certificate for the registry's TLS.", examples=["/etc/kubekeeper/registry-ca.crt"])
     cache: Path | None = Field(None, description="Persistent OCI layout used as incremental cache.", examples=["/var/lib/kubekeeper/registry"])
     concurrency: int = Field(8, ge=1, le=64, description="Parallel blob transfers.", examples=[8])
+
+    @field_validator("url")
+    @classmethod
+    def _registry_root(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from kubekeeper.registry.client import normalize_url  # httpx: imported only when a registry is configured
+
+        try:
+            normalize_url(value, "")
+        except BadInput as exc:
+            raise ValueError(exc.message) from None
+        return value
 
     @model_validator(mode="after")
     def _url_when_enabled(self) -> RegistrySection:
@@ -150,7 +190,7 @@ class ReportsSection(_Section):
     )
 
 
-ClusterName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=63)]
+ClusterName = Annotated[str, Field(pattern=CLUSTER_NAME_PATTERN, max_length=CLUSTER_NAME_MAX)]
 
 
 class ClusterConfig(_Section):

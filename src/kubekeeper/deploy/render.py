@@ -13,7 +13,10 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from kubekeeper import urls
+from kubekeeper.errors import BadInput
 from kubekeeper.fsutil import write_atomic
+from kubekeeper.names import check_cluster_name
 
 APP = "kubekeeper"
 SECRET = "kubekeeper-repository"  # keys: repository, password (created by the operator, never rendered)
@@ -30,6 +33,20 @@ class DeployOptions:
     registry: str | None = None
     kubelet_root: str = "/var/lib/kubelet"
     concurrency: int = 2
+
+    def __post_init__(self) -> None:
+        """Values that go into the jobs' shell command lines are checked (and normalised) here, so a typo
+        is exit 2 now rather than a CronJob failing in the cluster at night."""
+        check_cluster_name(self.cluster)
+        endpoints = [urls.parse_http_url(item, "--etcd-endpoints").origin
+                     for item in self.etcd_endpoints.split(",") if item.strip()]
+        if not endpoints:
+            raise BadInput("--etcd-endpoints is empty")
+        object.__setattr__(self, "etcd_endpoints", ",".join(endpoints))
+        if self.registry is not None:
+            from kubekeeper.registry.client import normalize_url
+
+            object.__setattr__(self, "registry", normalize_url(self.registry)[0])
 
 
 def _labels(component: str) -> dict[str, str]:

@@ -12,12 +12,12 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import grpc
 import pyetcd
 from pyetcd import etcdrpc
 
+from kubekeeper import urls
 from kubekeeper.errors import BadInput, OperationFailed
 
 log = logging.getLogger(__name__)
@@ -79,17 +79,10 @@ class Endpoint:
 
     @classmethod
     def parse(cls, text: str, tls: TLSConfig | None = None) -> Endpoint:
-        text = text.strip()
-        if "://" not in text:
-            text = ("https://" if tls and tls.enabled else "http://") + text
-        parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise BadInput(f"bad etcd endpoint {text!r} (expected http(s)://HOST:PORT)")
-        try:
-            port = parts.port or 2379
-        except ValueError as exc:
-            raise BadInput(f"bad port in etcd endpoint {text!r}") from exc
-        return cls(f"{parts.scheme}://{parts.hostname}:{port}", parts.hostname, port, parts.scheme == "https")
+        url = urls.parse_http_url(text, "etcd endpoint", default_scheme="https" if tls and tls.enabled else "http")
+        port = url.port or 2379
+        host = f"[{url.host}]" if ":" in url.host else url.host
+        return cls(f"{url.scheme}://{host}:{port}", url.host, port, url.scheme == "https")
 
 
 def parse_endpoints(text: str | Sequence[str], tls: TLSConfig | None = None) -> list[Endpoint]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from kubekeeper import execute
+from kubekeeper import execute, urls
 from kubekeeper.errors import BadInput, CommandNotFound, OperationFailed
 from kubekeeper.execute import Command
 
@@ -38,6 +38,8 @@ def parse_initial_cluster(text: str) -> tuple[ClusterMember, ...]:
         if not item:
             continue
         name, sep, url = item.partition("=")
+        if sep and "://" in url:  # the shared URL check: a malformed URL is one line, exit 2
+            urls.parse_http_url(url, f"--initial-cluster entry {name.strip()!r}")
         parts = urlsplit(url.strip())
         if not sep or not name.strip() or parts.scheme not in ("http", "https") or not parts.hostname:
             raise BadInput(f"bad --initial-cluster entry {item!r} (expected NAME=http(s)://HOST:PORT)")

@@ -56,6 +56,8 @@ def _api_client(selection: ClusterSelection) -> tuple[Any, str | None]:
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
+    from kubekeeper.volumes.kube import KUBECONFIG_PARSE_ERRORS, kubeconfig_unreadable
+
     try:
         contexts, active = config.list_kube_config_contexts(config_file=selection.kubeconfig)
         chosen = next((c for c in contexts if c["name"] == selection.context), None) if selection.context else active
@@ -64,6 +66,8 @@ def _api_client(selection: ClusterSelection) -> tuple[Any, str | None]:
         api = config.new_client_from_config(config_file=selection.kubeconfig, context=selection.context)
     except (ConfigException, FileNotFoundError, OSError) as exc:
         raise BadInput(f"kubeconfig: {exc}") from None
+    except KUBECONFIG_PARSE_ERRORS as exc:
+        raise kubeconfig_unreadable(selection.kubeconfig, exc) from None
     context_namespace = (chosen or {}).get("context", {}).get("namespace")
     assert isinstance(api, client.ApiClient)
     return api, context_namespace

@@ -69,18 +69,24 @@ def from_docker_config(host: str, path: Path) -> Credentials:
         config = json.loads(path.read_text())
     except FileNotFoundError:
         return ANONYMOUS
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8
         raise BadInput(f"cannot read docker config {path}: {exc}") from exc
-    helper = (config.get("credHelpers") or {}).get(host) or config.get("credsStore")
+    if not isinstance(config, dict):
+        raise BadInput(f"docker config {path} is not a JSON object")
+    helpers, auths = config.get("credHelpers") or {}, config.get("auths") or {}
+    if not isinstance(helpers, dict) or not isinstance(auths, dict):
+        raise BadInput(f"docker config {path}: auths and credHelpers must be JSON objects")
+    helper = helpers.get(host) or config.get("credsStore")
     if helper:
-        found = from_helper(helper, host)
+        found = from_helper(str(helper), host)
         if not found.empty:
             return found
-    auths = config.get("auths") or {}
     for key in _config_keys(host):
         entry = auths.get(key)
         if not entry:
             continue
+        if not isinstance(entry, dict):
+            raise BadInput(f"malformed auths entry for {key} in {path}")
         if entry.get("identitytoken"):
             return Credentials(username=entry.get("username", ""), identity_token=entry["identitytoken"])
         if entry.get("auth"):

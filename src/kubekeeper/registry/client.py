@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +23,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
+from kubekeeper import urls
 from kubekeeper.errors import BadInput, OperationFailed, VerificationFailed
 from kubekeeper.registry import auth, media
 from kubekeeper.registry.auth import Credentials
@@ -39,21 +42,16 @@ def _no_progress(_: int) -> None:
     return None
 
 
-def normalize_url(url: str) -> tuple[str, str]:
-    """(`scheme://host[:port]`, `host[:port]`); `https://` is assumed when no scheme is given."""
-    text = url.strip().rstrip("/")
-    if not text:
-        raise BadInput("--registry is empty")
-    if "://" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadInput(f"--registry must be a host or an http(s) URL, not {url!r}")
-    if parts.path not in ("", "/", "/v2"):
-        raise BadInput(f"--registry takes the registry root, not a path: {url!r}")
-    if "@" in parts.netloc:
-        raise BadInput("put registry credentials in --username/--password-stdin or the environment, not the URL")
-    return f"{parts.scheme}://{parts.netloc}", parts.netloc
+def normalize_url(url: str, what: str = "--registry") -> tuple[str, str]:
+    """(`scheme://host[:port]`, `host[:port]`); `https://` is assumed when no scheme is given.
+
+    Checked by the shared URL parser (kubekeeper.urls), so a malformed value is exit 2 at once
+    instead of half a minute of retries; `what` names where it came from.
+    """
+    parsed = urls.parse_http_url(url, what, credentials_hint="; use --username/--password-stdin or the environment")
+    if parsed.path.rstrip("/") not in ("", "/v2"):
+        raise urls.invalid(url, what, "give the registry root, not a path")
+    return parsed.origin, parsed.netloc
 
 
 @dataclass(frozen=True)
@@ -115,14 +113,19 @@ class RegistryClient:
     def __init__(self, options: RegistryOptions, *, transport: httpx.BaseTransport | None = None) -> None:
         self.options = options
         self.base, self.host = normalize_url(options.url)
-        verify: bool | str = False if options.insecure else (str(options.cacert) if options.cacert else True)
-        self._http = httpx.Client(
-            verify=verify,
-            timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 15.0)),
-            limits=httpx.Limits(max_connections=options.concurrency * 2 + 2, max_keepalive_connections=options.concurrency * 2),
-            transport=transport,
-            headers={"User-Agent": "kubekeeper"},
-        )
+        verify: bool | ssl.SSLContext = not options.insecure
+        try:
+            if options.cacert and not options.insecure:
+                verify = ssl.create_default_context(cafile=str(options.cacert))
+            self._http = httpx.Client(
+                verify=verify,
+                timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 15.0)),
+                limits=httpx.Limits(max_connections=options.concurrency * 2 + 2, max_keepalive_connections=options.concurrency * 2),
+                transport=transport,
+                headers={"User-Agent": "kubekeeper"},
+            )
+        except ssl.SSLError as exc:  # the CA file exists (checked in RegistryOptions) but holds no certificate
+            raise BadInput(f"CA certificate {options.cacert} holds no PEM certificate ({exc.reason or exc})") from exc
         self._creds = options.credentials
         self._mode = ""  # "", "basic" or "bearer": what the registry asked for
         self._bearer: auth.Challenge | None = None
@@ -234,9 +237,18 @@ class RegistryClient:
             try:
                 response = self._http.send(request, stream=stream, follow_redirects=follow)
             except RETRY_ERRORS as exc:
+                if _does_not_resolve(exc):  # the resolver's final answer: retrying cannot help
+                    raise OperationFailed(f"registry host {urlsplit(self.base).hostname} does not resolve "
+                                          f"(DNS: {exc}); check the registry URL") from exc
+                untrusted = _untrusted_certificate(exc)
+                if untrusted is not None:  # the same certificate will be presented again
+                    raise OperationFailed(f"registry {self.host}: TLS certificate not trusted ({untrusted}); "
+                                          "give its CA bundle with --cacert") from exc
                 attempt += 1
                 if attempt > self.options.retries:
                     raise OperationFailed(f"registry {self.host} unreachable: {type(exc).__name__}: {exc}") from exc
+                log.warning("registry %s: %s: %s; retry %d of %d", self.host, type(exc).__name__, exc, attempt,
+                            self.options.retries)
                 self._sleep(attempt, None)
                 continue
             if response.status_code == 401 and auth_rounds < 3:
@@ -414,6 +426,10 @@ class RegistryClient:
                 if attempts > self.options.retries:
                     raise OperationFailed(f"blob {repo}@{desc.digest} from {self.host}: {exc}") from exc
                 self._sleep(attempts, None)
+            except OSError as exc:  # our disk, not the network (full, read-only): name the file
+                if exc.filename is None:
+                    raise OSError(exc.errno, exc.strerror, str(partial)) from exc
+                raise
             finally:
                 response.close()
         actual = "sha256:" + hasher.hexdigest()
@@ -482,6 +498,26 @@ class RegistryClient:
         last = response.headers.get("Range", "0-0").rpartition("-")[2]
         location = self.url(urljoin(location, response.headers.get("Location", location)))
         return int(last) + 1 if last and last != "0" else 0, location
+
+
+def _does_not_resolve(exc: BaseException) -> bool:
+    """Whether a connection failed because the host name has no address (not a timeout of the resolver)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return seen.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME))
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _untrusted_certificate(exc: BaseException) -> str | None:
+    """The verification error when a connection failed on the server's certificate, else None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return getattr(seen, "verify_message", None) or str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _file_pieces(path: Path, start: int, end: int, progress: ProgressFn) -> Iterator[bytes]:

@@ -6,7 +6,9 @@
     <cache>/ingest/<hex>.partial       downloads in flight (never backed up, resumed next run)
 
 A blob enters `blobs/` only by rename after its digest was verified, so the layout never holds a
-partial or corrupt blob, and a killed run resumes from `ingest/`.
+partial or corrupt blob, and a killed run resumes from `ingest/`. The same holds when the cache's
+disk fills up: every write error names the file (an OSError with `filename`), and `holdings` says
+what the cache kept for the next run.
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ class Entry:
                    doc.get("mediaType", ""), int(doc.get("size", 0)))
 
 
+@dataclass(frozen=True)
+class Holdings:
+    blobs: int
+    blob_bytes: int
+    partials: int
+    partial_bytes: int
+
+
 class Layout:
     def __init__(self, cache: Path) -> None:
         self.cache = Path(cache)
@@ -92,9 +102,13 @@ class Layout:
         if self.has(digest):
             return
         fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=self.ingest)  # unique: threads may race
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, self.blob_path(digest))
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, self.blob_path(digest))
+        except OSError as exc:  # disk full: no half-written manifest stays behind, the error names the blob
+            Path(tmp).unlink(missing_ok=True)
+            raise OSError(exc.errno, exc.strerror, str(self.blob_path(digest))) from exc
 
     def read(self, digest: str) -> bytes:
         return self.blob_path(digest).read_bytes()
@@ -116,6 +130,11 @@ class Layout:
 
     def stored_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.blobs.iterdir() if p.is_file()) if self.blobs.is_dir() else 0
+
+    def holdings(self) -> Holdings:
+        """What the cache keeps for the next run: complete blobs, and downloads that will resume."""
+        partials = [p.stat().st_size for p in self.ingest.glob("*.partial")] if self.ingest.is_dir() else []
+        return Holdings(len(self.stored_digests()), self.stored_bytes(), len(partials), sum(partials))
 
     # ------------------------------------------------------------------ index
     def entries(self) -> list[Entry]:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kubekeeper import urls
 from kubekeeper.errors import BadInput
 from kubekeeper.knowledge import Catalogue, KubeVersion, Setting, VersionFacts, load_catalogue, load_versions
 from kubekeeper.knowledge.catalogue import Scalar, Versions
@@ -33,6 +34,16 @@ class PlanRequest:
     events_etcd_servers: str | None = None
     etcd_version: str | None = None
     kube_proxy: bool = True  # False: the cluster runs no kube-proxy, the host owns the conntrack sysctls
+
+    def __post_init__(self) -> None:
+        """--events-etcd-servers: each URL checked, joined with ';' as --etcd-servers-overrides needs
+        (a ',' there would start a new override)."""
+        if self.events_etcd_servers is not None:
+            servers = [urls.parse_http_url(item, "--events-etcd-servers").origin
+                       for item in re.split(r"[;,]", self.events_etcd_servers) if item.strip()]
+            if not servers:
+                raise BadInput("--events-etcd-servers is empty")
+            object.__setattr__(self, "events_etcd_servers", ";".join(servers))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
+
 from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.volumes.model import PvcRef
 
@@ -33,6 +35,16 @@ def _api_errors(what: str) -> Iterator[None]:
         raise OperationFailed(f"Kubernetes API unreachable during {what}: {exc}") from exc
 
 
+#: what the kubernetes client raises on a kubeconfig that is not UTF-8 YAML (or nests without end)
+KUBECONFIG_PARSE_ERRORS = (ValueError, RecursionError, yaml.YAMLError)  # UnicodeDecodeError is a ValueError
+
+
+def kubeconfig_unreadable(path: object, exc: BaseException) -> BadInput:
+    """One line for a kubeconfig the client could not parse (also used by `lint --cluster`)."""
+    reason = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:200]
+    return BadInput(f"kubeconfig {path or '(default)'} is not a kubeconfig: {reason or type(exc).__name__}")
+
+
 class Cluster:
     """A connection to one cluster's API server (client objects are built per instance)."""
 
@@ -49,6 +61,8 @@ class Cluster:
             raise BadInput(f"cannot load Kubernetes credentials: {exc}") from exc
         except FileNotFoundError as exc:
             raise BadInput(f"kubeconfig not found: {exc.filename}") from exc
+        except KUBECONFIG_PARSE_ERRORS as exc:  # the client's YAML parser on a file that is no kubeconfig
+            raise kubeconfig_unreadable(kubeconfig, exc) from None
         self.host = configuration.host
         self.api_client = client.ApiClient(configuration)
         self.core = client.CoreV1Api(self.api_client)

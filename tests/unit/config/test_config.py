@@ -87,3 +87,68 @@ def test_cli_check_and_example(cli, tmp_path: Path) -> None:
     assert failed.code == 2 and failed.err.count("\n") == 1 and "bad.yaml:1" in failed.err
     missing = cli("config", "check", "--config", str(tmp_path / "nope.yaml"))
     assert missing.code == 2 and "not found" in missing.err
+
+
+# ---- bounds: cluster.yaml is a small settings file; what cannot be one is refused before parsing
+
+
+def test_bounds_are_checked_before_parsing(tmp_path: Path) -> None:
+    from kubekeeper.config import load_config
+    from kubekeeper.config.loader import MAX_BYTES, MAX_DEPTH, MAX_LINE
+
+    nested = MINIMAL.replace("cluster: lab", "cluster: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH)
+    with pytest.raises(BadInput, match=f"c.yaml:1: nested deeper than {MAX_DEPTH} levels"):
+        parse_config(nested, "c.yaml")
+    fits = MINIMAL.replace("cluster: lab", "cluster: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1))
+    with pytest.raises(BadInput, match="c.yaml:1: cluster: Input should be a valid string"):  # the schema's turn
+        parse_config(fits, "c.yaml")
+    assert parse_config(MINIMAL + "#" + "x" * (MAX_LINE - 1) + "\n", "c.yaml").cluster == "lab"
+    with pytest.raises(BadInput, match=f"c.yaml:8: line is {MAX_LINE + 1:,} characters long"):
+        parse_config(MINIMAL + "#" + "x" * MAX_LINE + "\n", "c.yaml")
+    at_limit = tmp_path / "at-limit.yaml"
+    at_limit.write_text(MINIMAL + ("#" + "x" * 999 + "\n") * ((MAX_BYTES - len(MINIMAL)) // 1001))
+    assert at_limit.stat().st_size <= MAX_BYTES and load_config(at_limit).cluster == "lab"
+    over = tmp_path / "over.yaml"
+    over.write_bytes(at_limit.read_bytes() + b"#" * (MAX_BYTES + 1 - at_limit.stat().st_size))
+    with pytest.raises(BadInput, match="over.yaml: larger than 1 MiB"):
+        load_config(over)
+
+
+def test_text_must_be_utf8_a_bom_is_fine(tmp_path: Path) -> None:
+    from kubekeeper.config import load_config
+
+    bom = tmp_path / "bom.yaml"
+    bom.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode())
+    assert load_config(bom).cluster == "lab"
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(MINIMAL.replace("/srv/restic", "/srv/r\xe9stic").encode("latin-1"))
+    with pytest.raises(BadInput, match=r"latin1.yaml:6: not UTF-8 text \(byte 0xe9 in column 16\)"):
+        load_config(latin1)
+
+
+def test_secret_file_reads_one_bounded_line(tmp_path: Path) -> None:
+    from kubekeeper.config.schema import MAX_SECRET_LINE
+
+    two_lines = tmp_path / "pw"
+    two_lines.write_text("first\r\nsecond\n")
+    assert SecretRef(file=two_lines).resolve() == "first"
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    assert SecretRef(file=empty).resolve() == ""
+    huge = tmp_path / "huge"
+    huge.write_bytes(b"x" * (MAX_SECRET_LINE + 1))
+    with pytest.raises(BadInput, match="first line longer than"):
+        SecretRef(file=huge).resolve()
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\xff\xfe\x00secret\n")
+    with pytest.raises(BadInput, match="not UTF-8"):
+        SecretRef(file=binary).resolve()
+
+
+def test_urls_in_the_file_are_checked_like_the_options() -> None:
+    registry = MINIMAL + "registry:\n  url: https://harbor.example/library\n"
+    with pytest.raises(BadInput, match="c.yaml:9: registry.url: 'https://harbor.example/library': give the registry root"):
+        parse_config(registry, "c.yaml")
+    endpoints = MINIMAL.replace("[http://127.0.0.1:2379]", "['http://127.0.0.1:99999']")
+    with pytest.raises(BadInput, match="c.yaml:3: etcd.endpoints: 'http://127.0.0.1:99999': port must be"):
+        parse_config(endpoints, "c.yaml")

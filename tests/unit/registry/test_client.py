@@ -215,3 +215,91 @@ def test_media_parse_and_fallback_tag():
     parsed = media.parse(json.dumps(doc).encode())
     assert [b.digest[-1] for b in parsed.blobs] == ["a", "b"] and parsed.subject.digest.endswith("c")
     assert media.fallback_tag("sha256:" + "c" * 64) == "sha256-" + "c" * 64
+
+
+# ---- connection errors and bad inputs around the client (issue 11, fault 7 siblings)
+
+
+def _connect_error(cause: OSError):
+    def handler(request: httpx.Request) -> httpx.Response:
+        try:
+            raise cause
+        except OSError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+    return handler
+
+
+def test_a_name_that_does_not_resolve_fails_at_once_other_errors_are_retried(caplog):
+    """The resolver is stood in for by the transport (tests reach no DNS server): NXDOMAIN vs refused."""
+    import socket
+
+    calls = []
+
+    def counting(cause):
+        inner = _connect_error(cause)
+
+        def handler(request):
+            calls.append(request)
+            return inner(request)
+        return handler
+
+    no_name = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    with pytest.raises(OperationFailed, match="registry host reg.test does not resolve"):
+        client_for(counting(no_name), retries=6).ping()
+    assert len(calls) == 1
+    calls.clear()
+    with pytest.raises(OperationFailed, match="unreachable"):
+        client_for(counting(ConnectionRefusedError(111, "Connection refused")), retries=2).ping()
+    assert len(calls) == 3  # refused is retried (the registry may be restarting), and each retry is logged
+    assert [r.getMessage() for r in caplog.records if "retry" in r.getMessage()] == [
+        "registry reg.test: ConnectError: [Errno 111] Connection refused; retry 1 of 2",
+        "registry reg.test: ConnectError: [Errno 111] Connection refused; retry 2 of 2",
+    ]
+
+
+def test_an_untrusted_certificate_fails_at_once_naming_cacert():
+    import ssl
+
+    calls = []
+    inner = _connect_error(ssl.SSLCertVerificationError(1, "certificate verify failed: self-signed certificate"))
+
+    def handler(request):
+        calls.append(request)
+        return inner(request)
+
+    with pytest.raises(OperationFailed, match="TLS certificate not trusted .* --cacert"):
+        client_for(handler, retries=6).ping()
+    assert len(calls) == 1
+
+
+def test_a_ca_file_without_a_certificate_is_bad_input(tmp_path: Path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate\n")
+    with pytest.raises(BadInput, match=f"CA certificate {ca} holds no PEM certificate"):
+        RegistryClient(RegistryOptions("https://reg.test", cacert=ca))
+
+
+@pytest.mark.parametrize("content", ['["a list"]', '{"auths": ["x"]}', '{"auths": {"reg.test": "x"}}', "\xff{", "{"])
+def test_malformed_docker_config_is_bad_input(tmp_path: Path, content: str):
+    config = tmp_path / "config.json"
+    config.write_bytes(content.encode("latin-1"))
+    with pytest.raises(BadInput, match="docker config|auths entry"):
+        auth.from_docker_config("reg.test", config)
+
+
+def test_a_manifest_that_cannot_be_written_leaves_no_temp_file_and_names_the_blob(tmp_path: Path, monkeypatch):
+    import errno
+    import os
+
+    layout = Layout(tmp_path / "cache").ensure()
+    data = b'{"schemaVersion": 2}'
+    digest = media.sha256_digest(data)
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("kubekeeper.registry.layout.os.replace", full)
+    with pytest.raises(OSError) as info:
+        layout.put_bytes(data, digest)
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(layout.blob_path(digest))
+    assert list(layout.ingest.iterdir()) == [] and not layout.has(digest)

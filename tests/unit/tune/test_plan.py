@@ -111,9 +111,13 @@ def test_events_override_needs_servers_and_is_rendered_with_them() -> None:
     without = make_plan(PlanRequest(nodes=1000, k8s_version="1.30"))
     assert without.value_of("kube-apiserver.etcd-servers-overrides") is None
     assert any("--events-etcd-servers" in w for w in without.warnings)
-    servers = "https://ev1:2379,https://ev2:2379"
-    with_servers = make_plan(PlanRequest(nodes=1000, k8s_version="1.30", events_etcd_servers=servers))
-    assert with_servers.value_of("kube-apiserver.etcd-servers-overrides") == f"/events#{servers}"
+    # kube-apiserver: "group/resource#servers, where servers are URLs, semicolon separated"; a comma
+    # would start another override, so either separator given is rendered as ';'
+    for servers in ("https://ev1:2379,https://ev2:2379", "https://ev1:2379;https://ev2:2379"):
+        with_servers = make_plan(PlanRequest(nodes=1000, k8s_version="1.30", events_etcd_servers=servers))
+        assert with_servers.value_of("kube-apiserver.etcd-servers-overrides") == "/events#https://ev1:2379;https://ev2:2379"
+    with pytest.raises(BadInput, match="--events-etcd-servers 'http://\\[::1'"):
+        PlanRequest(nodes=1000, events_etcd_servers="http://[::1")
     small = make_plan(PlanRequest(nodes=100, k8s_version="1.30"))
     assert "kube-apiserver.etcd-servers-overrides" not in ids(small)
 
