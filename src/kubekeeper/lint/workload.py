@@ -55,7 +55,7 @@ class LabelSelector:
             return False
         for key, op, values in self.terms:
             present = key in labels
-            value = str(labels.get(key)) if present else None
+            value = label_value(labels.get(key)) if present else None
             if op == "=" and value != values[0]:
                 return False
             if op == "!=" and value == values[0]:

@@ -1,8 +1,9 @@
 """PodDisruptionBudgets leave room for voluntary evictions, and one pod has at most one of them.
 
 A PDB with `maxUnavailable: 0` (or `0%`), or a `minAvailable` that reaches the workload's replicas
-(`minAvailable: 3` for 3 replicas, or `100%`; percentages round up as the disruption controller
-does), allows no eviction at all: `kubectl drain` and cluster upgrades hang on that node until
+(`minAvailable: 3` for 3 replicas, or `100%`; percentages round up, as the disruption controller
+computes them: pkg/controller/disruption/disruption.go, `GetScaledValueFromIntOrPercent(..., true)` -
+so `minAvailable: 67%` of 3 replicas is 3), allows no eviction at all: `kubectl drain` and cluster upgrades hang on that node until
 someone deletes the PDB. When two PDBs select the same pod, the eviction API refuses to evict it
 ("This pod has more than one PodDisruptionBudget"). Replicas are the HPA's minReplicas when an HPA
 scales the workload; only PDBs in the same input and namespace whose selector matches the workload's
