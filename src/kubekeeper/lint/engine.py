@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubekeeper.errors import BadInput
-from kubekeeper.lint.loader import Loaded
+from kubekeeper.lint.loader import Loaded, paused_gc
 from kubekeeper.lint.model import SEVERITY_RANK, SUPPRESS_ANNOTATION, Finding, Manifest, Problem, Violation
 from kubekeeper.lint.profiles import Profile
 from kubekeeper.lint.profiles import profile as load_profile
@@ -99,6 +99,11 @@ class _HpaIndex:
 
 def lint(source: Loaded | Iterable[Manifest], options: Options = Options()) -> LintResult:
     """Lint what `load_paths`/`parse_text` read (its problems are carried over), or bare manifests."""
+    with paused_gc():
+        return _lint(source, options)
+
+
+def _lint(source: Loaded | Iterable[Manifest], options: Options) -> LintResult:
     profile = load_profile(options.profile, options.ignore, options.require, options.spread)
     if isinstance(source, Loaded):
         manifests, problems = source.manifests, list(source.problems)

@@ -22,11 +22,13 @@ template syntax, or when template syntax sits in a mapping key or in a field lin
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -459,8 +461,27 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
     return result, missing
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector: parsing builds hundreds of thousands of small dicts
+    and lists and no reference cycles, and the collector would rescan them over and over (about a
+    quarter of the load time on the benchmark). Reference counting still frees everything."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_paths(paths: Iterable[str], stdin: TextIO | None = None) -> Loaded:
     """Load every object from the given paths (`-` reads stdin once); problems are collected, not raised."""
+    with paused_gc():
+        return _load_paths(paths, stdin)
+
+
+def _load_paths(paths: Iterable[str], stdin: TextIO | None) -> Loaded:
     files, missing = expand_paths(paths)
     loaded = Loaded(problems=missing, files=len(missing))
     for file in files:

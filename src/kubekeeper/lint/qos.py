@@ -21,7 +21,8 @@ Then the class is `ComputePodQOS` from pkg/apis/core/helper/qos/qos.go, the func
 `status.qosClass` when a pod is created: with pod-level resources set (a cpu, memory or hugepages
 request or limit - `isPodLevelResourcesSet`, PodLevelResourcesFixKubeletQOSClass) the pod-level
 requests and limits decide; otherwise the requests and limits of all containers and init containers
-are summed. Only cpu and memory count, zero quantities are ignored, Guaranteed needs a cpu and a
+are summed. Quantities are compared in milli-units after the API server rounds them up
+(`SetDefaults_ResourceList`). Only cpu and memory count, zero quantities are ignored, Guaranteed needs a cpu and a
 memory limit (on every container, or at pod level) and requests equal to limits; nothing at all is
 BestEffort; the rest is Burstable.
 """
@@ -29,10 +30,9 @@ BestEffort; the rest is Burstable.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Iterable, Iterator
 
-from kubekeeper.lint.quantity import quantity_or_bad_input
+from kubekeeper.lint.quantity import millis_or_bad_input
 
 GUARANTEED, BURSTABLE, BEST_EFFORT = "Guaranteed", "Burstable", "BestEffort"
 QOS_RESOURCES = ("cpu", "memory")
@@ -46,7 +46,7 @@ EVICTION_TEXT = {
     GUARANTEED: "evicted last",
 }
 
-Resources = dict[str, Fraction]
+Resources = dict[str, int]  # resource name -> milli-units (see quantity.millis)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -84,7 +84,7 @@ class PodResources:
 
 
 def _parse_list(values: Any, where: str) -> Resources:
-    return {str(name): quantity_or_bad_input(value, f"{where}: {name}") for name, value in _mapping(values).items()}
+    return {str(name): millis_or_bad_input(value, f"{where}: {name}") for name, value in _mapping(values).items()}
 
 
 def _container(label: str, container: dict[str, Any], where: str) -> ContainerResources:
@@ -110,7 +110,7 @@ def _containers(pod_spec: dict[str, Any], where: str) -> Iterator[ContainerResou
 
 def _add(into: Resources, values: Resources) -> None:
     for name, value in values.items():
-        into[name] = into.get(name, Fraction(0)) + value
+        into[name] = into.get(name, 0) + value
 
 
 def aggregate(containers: Iterable[ContainerResources], limits: bool = False) -> Resources:

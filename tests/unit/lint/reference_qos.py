@@ -5,7 +5,8 @@ It follows a different upstream formulation than the code under test: the per-co
 Guaranteed when its cpu and memory requests equal its limits and are not zero, BestEffort when both are
 zero or missing, and the pod is Burstable as soon as the containers disagree), where the code under
 test sums requests and limits like pkg/apis/core/helper/qos. For valid pods (request <= limit) the two
-agree. Quantities are parsed here with `decimal`, defaulting follows pkg/apis/core/v1/defaults.go
+agree. Quantities are parsed here with `decimal` and rounded up to milli-units like
+`SetDefaults_ResourceList`; defaulting follows pkg/apis/core/v1/defaults.go
 (`SetDefaults_Pod`, `defaultHugePagePodLimits`, `defaultPodRequests`, `defaultPodLimits`) and the
 sidecar-aware aggregation of KEP-753 ("resources calculation for scheduling and pod admission").
 Nothing here imports kubekeeper.
@@ -14,7 +15,7 @@ Nothing here imports kubekeeper.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 SUFFIXES = {
@@ -28,13 +29,17 @@ NUMBER = re.compile(r"^([0-9.]+)([a-zA-Z]*)$|^([0-9.]+)[eE]([0-9]+)$")
 
 
 def quantity(value: Any) -> Decimal:
+    """The value as stored after SetDefaults_ResourceList: rounded up to milli-units (RoundUp(-3))."""
     if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    match = NUMBER.match(str(value))
-    assert match, f"reference cannot parse {value!r}"
-    if match.group(3) is not None:
-        return Decimal(match.group(3)) * Decimal(10) ** int(match.group(4))
-    return Decimal(match.group(1)) * SUFFIXES[match.group(2)]
+        exact = Decimal(str(value))
+    else:
+        match = NUMBER.match(str(value))
+        assert match, f"reference cannot parse {value!r}"
+        if match.group(3) is not None:
+            exact = Decimal(match.group(3)) * Decimal(10) ** int(match.group(4))
+        else:
+            exact = Decimal(match.group(1)) * SUFFIXES[match.group(2)]
+    return exact.quantize(Decimal("0.001"), rounding=ROUND_CEILING)
 
 
 def _resources(obj: dict) -> tuple[dict[str, Decimal], dict[str, Decimal]]:

@@ -33,6 +33,9 @@ CASES = [
     ("requests defaulted from limits", {"containers": [c(None, {"cpu": "500m", "memory": "256Mi"})]}, GUARANTEED),
     ("partly defaulted, equal", {"containers": [c({"cpu": "500m"}, {"cpu": "0.5", "memory": "256Mi"})]}, GUARANTEED),
     ("equal in different units", {"containers": [c({"cpu": "1000m", "memory": "1Gi"}, {"cpu": 1, "memory": "1073741824"})]}, GUARANTEED),
+    ("equal once rounded up to milli-units", {"containers": [c({"cpu": "1500u", "memory": "1Gi"}, {"cpu": "2m", "memory": "1Gi"})]}, GUARANTEED),
+    ("sub-milli difference within one milli-unit", {"containers": [c({"cpu": "1001u", "memory": "1Gi"}, {"cpu": "1999u", "memory": "1Gi"})]}, GUARANTEED),
+    ("different after rounding", {"containers": [c({"cpu": "1m", "memory": "1Gi"}, {"cpu": "1001u", "memory": "1Gi"})]}, BURSTABLE),
     ("requests below limits", {"containers": [c({"cpu": "100m", "memory": "1Gi"}, {"cpu": "1", "memory": "1Gi"})]}, BURSTABLE),
     ("only cpu limit", {"containers": [c(None, {"cpu": "1"})]}, BURSTABLE),
     ("only memory request", {"containers": [c({"memory": "1Gi"})]}, BURSTABLE),
@@ -94,10 +97,10 @@ def test_aggregate_follows_the_sidecar_formula():
                                {**c({"cpu": "2"}, name="s2"), "restartPolicy": "Always"}, c({"cpu": "2"}, name="i2")],
             "containers": [c({"cpu": "1"})]}
     # app + sidecars = 1 + 1 + 2 = 4; init steps: i1 = 3 + 1 = 4, i2 = 2 + 3 = 5 -> 5
-    assert aggregate(pod_resources(spec).containers) == {"cpu": 5}
+    assert aggregate(pod_resources(spec).containers) == {"cpu": 5000}  # milli-units
 
 
-QUANTITIES = {"cpu": ["0", "100m", "0.1", "250m", "500m", "1", "1000m", "2"],
+QUANTITIES = {"cpu": ["0", "500u", "1500u", "2m", "100m", "0.1", "250m", "500m", "1", "1000m", "2"],
               "memory": ["0", "64Mi", "67108864", "128Mi", "1Gi", "1073741824", "2Gi"],
               "ephemeral-storage": ["1Gi", "2Gi"], "hugepages-2Mi": ["2Mi", "4Mi"]}
 
@@ -165,8 +168,16 @@ def test_bad_quantities(text):
         parse_quantity(text)
 
 
+def test_millis_round_up_like_the_api_server():
+    from kubekeeper.lint.quantity import millis
+
+    assert [millis(v) for v in ("1", "100m", "1500u", "1n", "1Ki", 0.5, "0")] == [1000, 100, 2, 1, 1024000, 500, 0]
+
+
 def test_bad_quantity_is_bad_input_naming_the_field():
     with pytest.raises(BadInput, match="container 'c': cpu: invalid quantity 'lots'"):
         pod_qos({"containers": [c({"cpu": "lots"})]})
     with pytest.raises(BadInput, match="spec.resources.limits: memory: invalid quantity"):
         pod_qos({"containers": [c()], "resources": {"limits": {"memory": "1 GB"}}})
+    with pytest.raises(BadInput, match=r"memory: invalid quantity \['1Gi'\]"):
+        pod_qos({"containers": [c({"memory": ["1Gi"]})]})
