@@ -31,7 +31,7 @@ from lint_corpus import generate  # noqa: E402
 
 MANIFESTS = 2000
 GOAL = 30
-KK_RUNS = int(os.environ.get("KK_BENCH_KK_RUNS", "5"))
+KK_RUNS = int(os.environ.get("KK_BENCH_KK_RUNS", "9"))
 CK_RUNS = int(os.environ.get("KK_BENCH_CK_RUNS", "3"))
 BIN = Path(sys.executable).parent
 #: checkov pins old packaging/dateutil, so `make bench` keeps it in its own venv beside ours
@@ -69,13 +69,14 @@ def checkov_summary(stdout: bytes) -> dict:
 
 
 def compare(path: Path, kk_runs: int, ck_runs: int) -> dict:
-    """Run both tools on `path`, interleaved (kk, ck, kk, ck, ... then the remaining kk runs)."""
+    """Run both tools on `path`, interleaved: kubekeeper's runs spread evenly between checkov's, so a
+    burst of load from other jobs hits both tools alike."""
     kk, ck = [], []
-    for i in range(max(kk_runs, ck_runs)):
-        if i < kk_runs:
-            kk.append(timed(kubekeeper(path)))
-        if i < ck_runs:
-            ck.append(timed(checkov(path), CHECKOV_ENV))
+    per_gap = max(1, kk_runs // (ck_runs + 1))
+    for i in range(ck_runs):
+        kk.extend(timed(kubekeeper(path)) for _ in range(per_gap))
+        ck.append(timed(checkov(path), CHECKOV_ENV))
+    kk.extend(timed(kubekeeper(path)) for _ in range(max(0, kk_runs - len(kk))))
     kk_doc = json.loads(kk[0]["stdout"])
     summary = checkov_summary(ck[0]["stdout"])
     kk_walls, ck_walls = [r["wall_s"] for r in kk], [r["wall_s"] for r in ck]
@@ -96,6 +97,32 @@ def compare(path: Path, kk_runs: int, ck_runs: int) -> dict:
     }
 
 
+def _commit() -> str | None:
+    """The code measured: HEAD of this checkout, marked `+dirty` when lint's sources differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src/kubekeeper/lint"], cwd=HERE.parent,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
+def _history(figures: dict) -> list[dict]:
+    """Earlier runs (kept from the previous lint.json) and this one: on a shared machine one run is
+    not enough to judge a ratio, so the spread across runs is kept next to the latest figures."""
+    previous = []
+    try:
+        previous = json.loads((RESULTS / "lint.json").read_text()).get("history", [])
+    except (OSError, ValueError):
+        pass
+    run = {"measured_at": figures["measured_at"], "commit": figures["commit"], "ratio_wall": figures["generated"]["ratio_wall"],
+           "ratio_cpu": figures["generated"]["ratio_cpu"], "kubekeeper_wall_s": figures["generated"]["kubekeeper"]["wall_s_median"],
+           "checkov_wall_s": figures["generated"]["checkov"]["wall_s_median"],
+           "load_1m": [figures["machine"]["load_1m_before"], figures["machine"]["load_1m_after"]]}
+    return (previous + [run])[-12:]
+
+
 def main() -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="kk-lint-bench-") as tmp:
@@ -114,7 +141,9 @@ def main() -> int:
                     "load_1m_before": round(load_before[0], 2), "load_1m_after": round(os.getloadavg()[0], 2),
                     "note": "shared 2-core machine; other workers were running"},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": _commit(),
     }
+    figures["history"] = _history(figures)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "lint.json").write_text(json.dumps(figures, indent=2) + "\n")
     chart(figures)
