@@ -155,6 +155,13 @@ def performance(bench: Path) -> str:
             f"{ck['wall_s_median']} s wall / {ck['cpu_s_median']} s CPU (median of {len(ck['wall_s_runs'])}) - **{main['ratio_wall']}x "
             f"faster in wall time** (from {low}x to {high}x between the least and the most favourable pairs of runs; "
             f"{main['ratio_cpu']}x in CPU time). Goal >= {goal}x: {verdict}.")
+    history = figures.get("history") or []
+    if len(history) > 1:
+        ratios = sorted(run["ratio_wall"] for run in history)
+        text += (f" The machine is shared and wall time moves with the other jobs' load: across the {len(ratios)} "
+                 f"recorded runs (`history` in the JSON) the wall-time ratio ranged from {ratios[0]}x to {ratios[-1]}x, "
+                 f"median {ratios[len(ratios) // 2]}x; the CPU-time ratio from {min(r['ratio_cpu'] for r in history)}x "
+                 f"to {max(r['ratio_cpu'] for r in history)}x.")
     real = figures.get("real_corpus")
     if real:
         text += (f" On the real corpus ({real['kubekeeper']['workloads']} workloads, 535 files): "
