@@ -28,6 +28,7 @@ KINDS = {  # path piece -> (list kind, apiVersion)
     "apis/batch/v1/jobs": ("JobList", "batch/v1"),
     "apis/batch/v1/cronjobs": ("CronJobList", "batch/v1"),
     "apis/policy/v1/poddisruptionbudgets": ("PodDisruptionBudgetList", "policy/v1"),
+    "apis/autoscaling/v2/horizontalpodautoscalers": ("HorizontalPodAutoscalerList", "autoscaling/v2"),
 }
 
 
@@ -131,6 +132,23 @@ async def test_namespace_from_flag_and_pdb(kmock, cli, tmp_path):
     result = await asyncio.to_thread(cli, "lint", "--cluster", "--kubeconfig", config, "-n", "kube-system", "--format", "json")
     assert result.code == 0, (result.out, result.err)
     assert json.loads(result.out)["workloads"][0]["name"] == "coredns"
+
+
+async def test_hpa_from_the_api(kmock, cli, tmp_path):
+    """An HPA scaling `web`: its minReplicas decides, and the last-applied configuration shows the author
+    also wrote spec.replicas (the live object always has it, so that alone proves nothing)."""
+    web = json.loads(json.dumps(WEB))
+    web["metadata"]["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(
+        {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 3}})}
+    hpa = {"metadata": meta("web", "shop"), "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                                                      "minReplicas": 4, "maxReplicas": 20}}
+    serve(kmock, "shop", {"apis/apps/v1/deployments": [web], "apis/autoscaling/v2/horizontalpodautoscalers": [hpa]})
+    config = kubeconfig(tmp_path, str(kmock.url), namespace="shop")
+    result = await asyncio.to_thread(cli, "lint", "--cluster", "--kubeconfig", config, "--format", "json")
+    document = json.loads(result.out)
+    messages = {f["rule"]: f["message"] for f in document["findings"]}
+    assert messages["hpa-replicas"].startswith("spec.replicas: 3 is set while HPA web scales this Deployment")
+    assert messages["pdb-missing"].startswith("4 replicas (minReplicas of HPA web)")
 
 
 async def test_unreachable_api_is_exit_3(kmock, cli, tmp_path):

@@ -5,6 +5,6 @@ rules/<id>.py (one module per rule) with severities from profiles.yaml -> format
 """
 
 from kubekeeper.lint.engine import LintResult, Options, lint
-from kubekeeper.lint.loader import load_paths, parse_text
+from kubekeeper.lint.loader import Loaded, load_paths, parse_text
 
-__all__ = ["LintResult", "Options", "lint", "load_paths", "parse_text"]
+__all__ = ["LintResult", "Loaded", "Options", "lint", "load_paths", "parse_text"]

@@ -1,4 +1,4 @@
-"""Read workloads and PodDisruptionBudgets from a live cluster with the official `kubernetes` client.
+"""Read workloads, PodDisruptionBudgets and HorizontalPodAutoscalers from a live cluster with the official `kubernetes` client.
 
 Lists are requested raw (`_preload_content=False`) and parsed as JSON: the client's model objects
 would rename every field to snake_case and cost far more than the lint itself. Namespaces follow
@@ -40,6 +40,8 @@ RESOURCES = (
     Resource("Job", "batch/v1", "jobs", "BatchV1Api", "job"),
     Resource("CronJob", "batch/v1", "cronjobs", "BatchV1Api", "cron_job"),
     Resource("PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", "PolicyV1Api", "pod_disruption_budget"),
+    Resource("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers", "AutoscalingV2Api",
+             "horizontal_pod_autoscaler"),
 )
 
 
@@ -116,14 +118,14 @@ def object_uri(resource: Resource, item: dict[str, Any]) -> str:
 
 
 def load_cluster(selection: ClusterSelection) -> list[Manifest]:
-    """Workloads and PDBs from the API, as manifests whose `file` is the object's API path."""
+    """Workloads, PDBs and HPAs from the API, as manifests whose `file` is the object's API path."""
     api, context_namespace = _api_client(selection)
     namespace = None if selection.all_namespaces else (selection.namespace or context_namespace or "default")
     manifests: list[Manifest] = []
     try:
         for resource in RESOURCES:
             for item in _list(api, resource, namespace):
-                manifests.append(Manifest(item, object_uri(resource, item), None))
+                manifests.append(Manifest(item, object_uri(resource, item), None, live=True))
     finally:
         api.close()
     return manifests

@@ -1,8 +1,15 @@
-"""Kubernetes resource.Quantity parsing, exact (Fraction), so QoS comparisons match the API server's."""
+"""Kubernetes resource.Quantity parsing, exact (Fraction), so QoS comparisons match the API server's.
+
+Requests and limits are compared as the API server stores them: `SetDefaults_ResourceList`
+(pkg/apis/core/v1/defaults.go) rounds every value up to milli-units (`RoundUp(-3)`), so `1500u` of
+cpu is stored as `2m`. `millis()` gives that value as an integer number of milli-units, which keeps
+the arithmetic exact and cheap.
+"""
 
 from __future__ import annotations
 
 import re
+import math
 from fractions import Fraction
 from functools import lru_cache
 
@@ -35,8 +42,16 @@ def parse_quantity(value: object) -> Fraction:
     return number * Fraction(10) ** int(suffix[1:])
 
 
-def quantity_or_bad_input(value: object, where: str) -> Fraction:
+@lru_cache(maxsize=4096)
+def millis(value: object) -> int:
+    """The quantity in milli-units, rounded up as the API server's defaulting does; ValueError if invalid."""
+    return math.ceil(parse_quantity(value) * 1000)
+
+
+def millis_or_bad_input(value: object, where: str) -> int:
     try:
-        return parse_quantity(value)
+        if not isinstance(value, (str, int, float)):
+            raise ValueError(f"invalid quantity {value!r}")
+        return millis(value)
     except ValueError as exc:
         raise BadInput(f"{where}: {exc}") from None

@@ -1,4 +1,9 @@
-"""Turn objects into workloads: the pod template of every controller kind, replicas and criticality."""
+"""Turn objects into workloads: the pod template of every controller kind, replicas and criticality.
+
+Replicas are what the cluster will run: `spec.replicas` (default 1), `parallelism` for Jobs, or, when
+a HorizontalPodAutoscaler in the same input targets the workload, the HPA's `minReplicas` (default 1) -
+the HPA owns the replica count then, whatever the manifest says.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubekeeper.errors import BadInput
-from kubekeeper.lint.model import Manifest
-from kubekeeper.lint.qos import pod_qos
+from kubekeeper.lint.model import TEMPLATE_PATHS, Manifest
+from kubekeeper.lint.qos import PodResources, pod_resources, qos_class
 
-#: kind -> path from the object to its pod template (`None`: the object is the pod)
-TEMPLATE_PATHS: dict[str, tuple[str, ...] | None] = {
-    "Pod": None,
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "ReplicationController": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-}
 #: long-running controllers whose replicas can be spread and protected by a PodDisruptionBudget
 REPLICATED_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"})
 CRITICAL_PRIORITY_CLASSES = frozenset({"system-cluster-critical", "system-node-critical"})
@@ -61,7 +55,7 @@ class LabelSelector:
             return False
         for key, op, values in self.terms:
             present = key in labels
-            value = str(labels.get(key)) if present else None
+            value = label_value(labels.get(key)) if present else None
             if op == "=" and value != values[0]:
                 return False
             if op == "!=" and value == values[0]:
@@ -77,29 +71,51 @@ class LabelSelector:
         return True
 
 
-def selector_matches(selector: Any, labels: dict[str, Any]) -> bool:
-    """A metav1.LabelSelector (matchLabels + matchExpressions) against labels; empty matches nothing here."""
-    selector = _mapping(selector)
+def label_value(value: Any) -> str:
+    """A label value as the API sees it (YAML may have parsed `true` or `1.0` into a bool or float)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def selector_matches(selector: Any, labels: dict[str, Any], empty_matches_all: bool = False) -> bool:
+    """A metav1.LabelSelector (matchLabels + matchExpressions) against labels.
+
+    An empty selector matches nothing, except where the API says it matches everything
+    (`empty_matches_all`: a policy/v1 PodDisruptionBudget). A missing selector always matches nothing.
+    """
+    if not isinstance(selector, dict):
+        return False
     match_labels = _mapping(selector.get("matchLabels"))
     expressions = selector.get("matchExpressions") or []
     if not match_labels and not expressions:
-        return False
-    if any(str(labels.get(k)) != str(v) or k not in labels for k, v in match_labels.items()):
-        return False
+        return empty_matches_all
+    for key, value in match_labels.items():
+        if key not in labels or label_value(labels[key]) != label_value(value):
+            return False
     for expression in expressions if isinstance(expressions, list) else []:
         expression = _mapping(expression)
         key, op = expression.get("key"), expression.get("operator")
-        values = [str(v) for v in expression.get("values") or []]
+        values = {label_value(v) for v in expression.get("values") or []}
         present = key in labels
-        if op == "In" and (not present or str(labels[key]) not in values):
-            return False
-        if op == "NotIn" and present and str(labels[key]) in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
+        if op == "In":
+            matched = present and label_value(labels[key]) in values
+        elif op == "NotIn":
+            matched = not present or label_value(labels[key]) not in values
+        elif op == "Exists":
+            matched = present
+        elif op == "DoesNotExist":
+            matched = not present
+        else:
+            matched = False  # the API rejects unknown operators
+        if not matched:
             return False
     return True
+
+
+def namespaces_match(a: str | None, b: str | None) -> bool:
+    """Objects without a namespace go wherever `kubectl apply -n` puts them: they match any namespace."""
+    return a is None or b is None or a == b
 
 
 @dataclass(slots=True)
@@ -110,6 +126,9 @@ class Workload:
     pod_spec: dict[str, Any]
     pod_labels: dict[str, Any]
     replicas: int | None  # None: one pod per node (DaemonSet)
+    replicas_source: str  # where `replicas` comes from, for messages
+    hpa: Manifest | None  # the HorizontalPodAutoscaler scaling this workload, if any
+    resources: PodResources
     qos: str
     critical: bool
     critical_reason: str | None
@@ -141,20 +160,31 @@ def _dig(obj: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
     return obj
 
 
-def _replicas(manifest: Manifest) -> int | None:
+def _count(value: Any, default: int = 1) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def hpa_target(hpa: Manifest) -> tuple[str, str] | None:
+    """(kind, name) an HPA scales (`spec.scaleTargetRef`), or None."""
+    ref = _mapping(_mapping(hpa.obj.get("spec")).get("scaleTargetRef"))
+    kind, name = ref.get("kind"), ref.get("name")
+    return (kind, name) if isinstance(kind, str) and isinstance(name, str) else None
+
+
+def _replicas(manifest: Manifest, hpa: Manifest | None) -> tuple[int | None, str]:
     spec = _mapping(manifest.obj.get("spec"))
     kind = manifest.kind
     if kind == "DaemonSet":
-        return None
+        return None, "one per node"
     if kind == "Pod":
-        return 1
+        return 1, "a single pod"
     if kind == "Job":
-        value = spec.get("parallelism", 1)
-    elif kind == "CronJob":
-        value = _dig(manifest.obj, ("spec", "jobTemplate", "spec")).get("parallelism", 1)
-    else:
-        value = spec.get("replicas", 1)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+        return _count(spec.get("parallelism")), "parallelism"
+    if kind == "CronJob":
+        return _count(_dig(manifest.obj, ("spec", "jobTemplate", "spec")).get("parallelism")), "parallelism"
+    if hpa is not None:
+        return _count(_mapping(hpa.obj.get("spec")).get("minReplicas")), f"minReplicas of HPA {hpa.name}"
+    return _count(spec.get("replicas")), "spec.replicas" if "replicas" in spec else "default replicas"
 
 
 def criticality(manifest: Manifest, pod_spec: dict[str, Any], pod_labels: dict[str, Any],
@@ -170,8 +200,10 @@ def criticality(manifest: Manifest, pod_spec: dict[str, Any], pod_labels: dict[s
     return None
 
 
-def as_workload(manifest: Manifest, selector: LabelSelector | None = None) -> Workload | None:
-    """The workload view of an object, or None for non-workload kinds."""
+def as_workload(manifest: Manifest, selector: LabelSelector | None = None,
+                hpa: Manifest | None = None) -> Workload | None:
+    """The workload view of an object, or None for non-workload kinds; an invalid resource quantity
+    is BadInput naming the object and the field."""
     kind = manifest.kind
     if kind not in TEMPLATE_PATHS:
         return None
@@ -179,7 +211,8 @@ def as_workload(manifest: Manifest, selector: LabelSelector | None = None) -> Wo
     template = manifest.obj if path is None else _dig(manifest.obj, path)
     pod_spec = _mapping(template.get("spec"))
     pod_labels = _mapping(_mapping(template.get("metadata")).get("labels"))
-    where = f"{manifest.file}:{manifest.line}" if manifest.line else manifest.file
-    qos = pod_qos(pod_spec, f"{where}: {kind} {manifest.name}")
+    resources = pod_resources(pod_spec, f"{kind} {manifest.name}")
     reason = criticality(manifest, pod_spec, pod_labels, selector)
-    return Workload(manifest, pod_spec, pod_labels, _replicas(manifest), qos, reason is not None, reason)
+    replicas, source = _replicas(manifest, hpa)
+    return Workload(manifest, pod_spec, pod_labels, replicas, source, hpa, resources, qos_class(resources),
+                    reason is not None, reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kubekeeper.errors import BadInput
-from kubekeeper.lint.profiles import all_profiles, profile
+from kubekeeper.lint.profiles import RESOURCE_CHECKS, all_profiles, profile, raw_profiles
 from kubekeeper.lint.rules import all_rules
 from tests.unit.lint.conftest import container, deployment, rules_of, run_lint
 
@@ -13,13 +13,21 @@ BEST_EFFORT = [container(requests=None, limits=None)]
 
 
 def test_profiles_are_data_and_cover_every_rule():
-    profiles = all_profiles()
-    assert {"default", "strict"} <= set(profiles)
-    for levels in profiles.values():
-        assert set(levels) == set(all_rules())
-    assert "critical-replicas" not in profile("default")  # "off"
+    assert {"default", "strict"} <= set(all_profiles())
+    for name, data in raw_profiles().items():
+        assert set(data["rules"]) == set(all_rules()), name  # every rule has an explicit level, `off` included
+        assert set(data["resources"]) <= set(RESOURCE_CHECKS)
+    assert "critical-replicas" not in profile("default").severities  # "off"
+    assert profile("strict").resources == frozenset(RESOURCE_CHECKS)
+    assert profile("default").required("request") == ("cpu", "memory") and profile("default").required("limit") == ("memory",)
     with pytest.raises(BadInput, match="unknown profile"):
         profile("lenient")
+
+
+def test_profile_adjustments_for_one_run():
+    adjusted = profile("default", ignore=("memory-limit", "job-ttl"), require=("cpu-limit",), spread="zone")
+    assert adjusted.required("limit") == ("cpu",) and "job-ttl" not in adjusted.severities and adjusted.spread == "zone"
+    assert profile("default").required("limit") == ("memory",)  # the profile itself is unchanged
 
 
 def test_severities_come_from_the_profile():
@@ -31,8 +39,8 @@ def test_severities_come_from_the_profile():
 
 def test_suppression_annotation_names_rule_ids():
     obj = deployment(containers=BEST_EFFORT, annotations={"kubekeeper.io/lint-ignore": "resource-requests, qos-best-effort"})
-    assert rules_of(run_lint(obj)) == ["resource-limits"]
-    assert rules_of(run_lint(obj, suppress=False)) == ["qos-best-effort", "resource-limits", "resource-requests"]
+    assert rules_of(run_lint(obj)) == ["pdb-missing", "resource-limits"]
+    assert rules_of(run_lint(obj, suppress=False)) == ["pdb-missing", "qos-best-effort", "resource-limits", "resource-requests"]
 
 
 def test_suppress_all():
@@ -48,7 +56,8 @@ def test_fail_on_best_effort(fail_on, expected):
 
 def test_fail_on_threshold_ignores_lower_severities():
     obj = deployment(namespace="kube-system", containers=[container(requests={"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi"},
-                                                                    limits={"memory": "2Gi", "cpu": "2", "ephemeral-storage": "1Gi"})], replicas=1)
+                                                                    limits={"memory": "2Gi", "cpu": "2", "ephemeral-storage": "1Gi"})], replicas=1,
+                     spec_extra={"priorityClassName": "infra"})
     result = run_lint(obj)
-    assert [f.severity for f in result.findings] == ["info"]
+    assert [(f.rule, f.severity) for f in result.findings] == [("critical-qos", "info")]
     assert result.failed("info") and not result.failed("warning")

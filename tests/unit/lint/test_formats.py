@@ -1,4 +1,5 @@
-"""Every output format; SARIF against the official 2.1.0 schema, JUnit against the XSD (tests/data/schemas)."""
+"""Every output format, findings and per-file problems alike; SARIF against the official 2.1.0 schema,
+JUnit against the XSD (tests/data/schemas)."""
 
 from __future__ import annotations
 
@@ -11,22 +12,34 @@ import jsonschema
 import pytest
 import xmlschema
 
-from tests.unit.lint.conftest import container, deployment, to_yaml
+from tests.unit.lint.conftest import container, deployment, pdb, to_yaml
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "data" / "schemas"
 BARE_POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug"}, "spec": {"containers": [container(requests=None, limits=None)]}}
+TEMPLATED = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n"
 
 
 @pytest.fixture
 def manifest_file(write):
-    return write("app.yaml", to_yaml(deployment("clean"), deployment("web", namespace="kube-system"), BARE_POD))
+    return write("app.yaml", to_yaml(deployment("clean"), pdb("clean"), deployment("web", namespace="kube-system"), BARE_POD))
+
+
+@pytest.fixture
+def with_problems(write, manifest_file):
+    write("chart.yaml", TEMPLATED)
+    write("patch.yaml", "- op: remove\n  path: /spec/replicas\n")
+    return manifest_file.parent
+
+
+def sarif_schema():
+    return json.loads((SCHEMAS / "sarif-2.1.0.json").read_text())
 
 
 def test_json_shape(cli, manifest_file):
     result = cli("lint", str(manifest_file), "--format", "json")
     assert result.code == 1
     document = json.loads(result.out)
-    assert set(document) == {"findings", "workloads"}
+    assert set(document) == {"findings", "workloads", "problems", "summary"}
     keys = {"rule", "severity", "file", "line", "kind", "namespace", "name", "container", "message"}
     assert all(set(f) == keys for f in document["findings"])
     pod = [f for f in document["findings"] if f["name"] == "debug"]
@@ -39,6 +52,17 @@ def test_json_shape(cli, manifest_file):
         {"file": str(manifest_file), "kind": "Deployment", "namespace": "kube-system", "name": "web", "qos": "Guaranteed"},
         {"file": str(manifest_file), "kind": "Pod", "namespace": None, "name": "debug", "qos": "BestEffort"},
     ]
+    assert document["problems"] == []
+    assert document["summary"]["files"] == 1 and document["summary"]["workloads"] == 3 and document["summary"]["refused"] == 0
+
+
+def test_json_problems_and_summary(cli, with_problems):
+    document = json.loads(cli("lint", str(with_problems), "--format", "json").out)
+    assert [(p["file"].rsplit("/", 1)[1], p["line"], p["level"], p["reason"]) for p in document["problems"]] == [
+        ("chart.yaml", 4, "error", "template"), ("patch.yaml", 1, "note", "not-an-object")]
+    summary = document["summary"]
+    assert (summary["files"], summary["refused"], summary["refused_files"], summary["skipped"], summary["skipped_files"]) == (3, 1, 1, 1, 1)
+    assert summary["findings"]["error"] == sum(f["severity"] == "error" for f in document["findings"])
 
 
 def test_json_line_points_at_the_container(cli, manifest_file):
@@ -51,16 +75,33 @@ def test_json_line_points_at_the_container(cli, manifest_file):
 def test_sarif_validates_against_the_official_schema(cli, manifest_file):
     result = cli("lint", str(manifest_file), "--format", "sarif")
     document = json.loads(result.out)
-    schema = json.loads((SCHEMAS / "sarif-2.1.0.json").read_text())
+    schema = sarif_schema()
     jsonschema.Draft4Validator(schema).validate(document)
     run = document["runs"][0]
     rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
     assert {r["ruleId"] for r in run["results"]} <= set(rule_ids)
     assert all(rule_ids[r["ruleIndex"]] == r["ruleId"] for r in run["results"])
     assert {r["level"] for r in run["results"]} <= {"error", "warning", "note"}
+    assert run["invocations"][0]["toolExecutionNotifications"] == []
     broken = dict(document, version="2.0.0")
     with pytest.raises(jsonschema.ValidationError):  # the schema really checks
         jsonschema.Draft4Validator(schema).validate(broken)
+
+
+def test_sarif_reports_refused_and_skipped_input(cli, with_problems):
+    document = json.loads(cli("lint", str(with_problems), "--format", "sarif").out)
+    jsonschema.Draft4Validator(sarif_schema()).validate(document)
+    run = document["runs"][0]
+    notifications = run["invocations"][0]["toolExecutionNotifications"]
+    assert [(n["level"], n["descriptor"]["id"], n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[1],
+             n["locations"][0]["physicalLocation"].get("region", {}).get("startLine")) for n in notifications] == [
+        ("error", "input-refused", "chart.yaml", 4), ("note", "input-skipped", "patch.yaml", 1)]
+    descriptors = [d["id"] for d in run["tool"]["driver"]["notifications"]]
+    assert all(descriptors[n["descriptor"]["index"]] == n["descriptor"]["id"] for n in notifications)
+    refused = [r for r in run["results"] if r["ruleId"] == "input-refused"]
+    assert len(refused) == 1 and refused[0]["level"] == "error" and refused[0]["message"]["text"].startswith("template: ")
+    rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert rule_ids[refused[0]["ruleIndex"]] == "input-refused"
 
 
 def test_junit_validates_against_the_xsd(cli, manifest_file):
@@ -75,6 +116,20 @@ def test_junit_validates_against_the_xsd(cli, manifest_file):
         schema.validate(io.StringIO(result.out.replace("<testsuite ", "<testsuitex ", 1).replace("</testsuite>", "</testsuitex>", 1)))
 
 
+def test_junit_error_case_per_refused_document_and_skipped_case(cli, with_problems):
+    out = cli("lint", str(with_problems), "--format", "junit").out
+    xmlschema.XMLSchema(str(SCHEMAS / "junit-10.xsd")).validate(io.StringIO(out))
+    root = ET.fromstring(out)
+    (error,) = root.findall(".//error")
+    assert error.get("type") == "template" and error.text.endswith(f"chart.yaml:4: refused: template: {error.get('message')}")
+    (skipped,) = root.findall(".//skipped")
+    assert "not a Kubernetes object" in skipped.get("message")
+    assert root.get("errors") == "1"
+    suites = {suite.get("name").rsplit("/", 1)[1]: suite for suite in root.iter("testsuite")}
+    assert suites["chart.yaml"].get("errors") == "1" and suites["patch.yaml"].get("skipped") == "1"
+    assert int(root.get("tests")) == sum(int(s.get("tests")) for s in suites.values())
+
+
 def test_text_groups_by_file_and_object_with_hints(cli, manifest_file):
     out = cli("lint", str(manifest_file)).out
     assert out.splitlines()[0] == str(manifest_file)
@@ -82,3 +137,9 @@ def test_text_groups_by_file_and_object_with_hints(cli, manifest_file):
     assert "bare-pod" in out and "fix: wrap the pod spec in a Deployment" in out
     assert "Deployment prod/clean" not in out  # clean objects are not listed
     assert out.rstrip().splitlines()[-1].startswith("3 workloads (1 BestEffort, 2 Guaranteed):")
+
+
+def test_text_lists_problems_under_their_file(cli, with_problems):
+    out = cli("lint", str(with_problems)).out
+    assert f"{with_problems}/chart.yaml\n        4  refused template           unrendered template: does not parse as YAML" in out
+    assert f"{with_problems}/patch.yaml\n        1  skipped not-an-object" in out

@@ -12,15 +12,35 @@ from types import ModuleType
 from typing import Any, Iterator, Protocol
 
 from kubekeeper.lint.model import Manifest, Violation
-from kubekeeper.lint.workload import LabelSelector, Workload
+from kubekeeper.lint.profiles import RESOURCE_CHECKS, Profile
+from kubekeeper.lint.workload import LabelSelector, Workload, namespaces_match, selector_matches
+
+
+def _default_profile() -> Profile:
+    return Profile("custom", {}, frozenset(RESOURCE_CHECKS), "node")
 
 
 @dataclass(slots=True)
 class Context:
-    """What rules may look at beyond the workload itself: the other objects of the same input."""
+    """What rules may look at beyond the workload itself: the other objects of the same input and the
+    profile's settings (which resources are required, which topology spreads)."""
 
     pdbs: list[Manifest] = field(default_factory=list)
     critical_selector: LabelSelector | None = None
+    profile: Profile = field(default_factory=_default_profile)
+
+    def pdbs_selecting(self, workload: Workload) -> list[Manifest]:
+        """PodDisruptionBudgets in the workload's namespace whose selector matches its pods
+        (policy/v1: an empty selector matches every pod of the namespace)."""
+        found = []
+        for pdb in self.pdbs:
+            spec = pdb.obj.get("spec")
+            if not isinstance(spec, dict) or not namespaces_match(pdb.namespace, workload.namespace):
+                continue
+            empty_matches_all = pdb.obj.get("apiVersion") == "policy/v1"
+            if selector_matches(spec.get("selector"), workload.pod_labels, empty_matches_all):
+                found.append(pdb)
+        return found
 
 
 class Rule(Protocol):

@@ -3,7 +3,8 @@
 Node drains (upgrades, autoscaler scale-down) evict pods through the eviction API, which only holds
 back when a PodDisruptionBudget says how many replicas must stay up. The PDB must be in the same
 input (same files, or the same cluster), in the same namespace, with a selector matching the pod
-template's labels. DaemonSets and Jobs are not checked.
+template's labels. Replicas are the HPA's minReplicas when an HPA scales the workload. DaemonSets
+and Jobs are not checked.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Iterator
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.rules import Context
-from kubekeeper.lint.workload import REPLICATED_KINDS, Workload, selector_matches
+from kubekeeper.lint.workload import REPLICATED_KINDS, Workload
 
 ID = "critical-pdb"
 HINT = "add a policy/v1 PodDisruptionBudget (e.g. maxUnavailable: 1) whose selector matches the pod labels"
@@ -21,10 +22,6 @@ HINT = "add a policy/v1 PodDisruptionBudget (e.g. maxUnavailable: 1) whose selec
 def check(workload: Workload, context: Context) -> Iterator[Violation]:
     if not workload.critical or workload.kind not in REPLICATED_KINDS or (workload.replicas or 0) <= 1:
         return
-    for pdb in context.pdbs:
-        spec = pdb.obj.get("spec")
-        if pdb.namespace == workload.namespace and isinstance(spec, dict) and selector_matches(spec.get("selector"), workload.pod_labels):
-            return
-    yield Violation(
-        f"critical workload ({workload.critical_reason}) has {workload.replicas} replicas and no PodDisruptionBudget selects its pods"
-    )
+    if not context.pdbs_selecting(workload):
+        yield Violation(f"critical workload ({workload.critical_reason}) has {workload.replicas} replicas "
+                        f"({workload.replicas_source}) and no PodDisruptionBudget selects its pods")

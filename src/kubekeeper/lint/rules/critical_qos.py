@@ -3,7 +3,8 @@
 A critical workload (priorityClassName system-cluster-critical or system-node-critical, namespace
 kube-system, or labels matching `--critical-selector`) that is only Burstable can be evicted before
 Guaranteed pods when a node runs short of memory. Guaranteed needs cpu and memory limits on every
-container, init containers included, with requests equal to limits.
+container, init containers included, with requests equal to limits - or the same at pod level
+(`spec.resources`, 1.32+), where a missing pod request is defaulted from the containers' requests.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Critical workloads run more than one replica.
 
 A critical Deployment, StatefulSet, ReplicaSet or ReplicationController with a single replica is
-down during every node drain, rollout or node failure. (Off in the default profile: some critical
-singletons are deliberate; on in `strict`.)
+down during every node drain, rollout or node failure; with an HPA, its minReplicas is what counts.
+(Off in the default profile: some critical singletons are deliberate; on in `strict`.)
 """
 
 from __future__ import annotations
@@ -19,4 +19,4 @@ HINT = "run at least 2 replicas (and spread them across nodes)"
 
 def check(workload: Workload, context: Context) -> Iterator[Violation]:
     if workload.critical and workload.kind in REPLICATED_KINDS and (workload.replicas or 0) < 2:
-        yield Violation(f"critical workload ({workload.critical_reason}) runs {workload.replicas} replica(s)")
+        yield Violation(f"critical workload ({workload.critical_reason}) runs {workload.replicas} replica(s) ({workload.replicas_source})")
