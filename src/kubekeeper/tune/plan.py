@@ -228,13 +228,15 @@ def _obsolete(setting: Setting, versions: Versions) -> Obsolete | None:
     base = (setting.id, setting.component, setting.key_for(versions))
     replacement = setting.replacement or ""
     values = dict(setting.deprecated_values or {})
-    if setting.removed_in and KubeVersion.parse(setting.removed_in) <= versions.k8s:
-        return Obsolete(*base, setting.removed_in, replacement, "removed", values)
+    removed = setting.removed_for(versions)
+    if removed:
+        return Obsolete(*base, removed, replacement, "removed", values)
     deprecated = setting.deprecated_for(versions)
     if deprecated:
         return Obsolete(*base, deprecated, replacement, "deprecated", values)
-    if setting.superseded_in and KubeVersion.parse(setting.superseded_in) <= versions.k8s:
-        return Obsolete(*base, setting.superseded_in, replacement, "superseded", values)
+    superseded = setting.superseded_for(versions)
+    if superseded:
+        return Obsolete(*base, superseded, replacement, "superseded", values)
     return None
 
 
@@ -251,8 +253,12 @@ def size_warnings(nodes: int, facts: VersionFacts) -> list[str]:
 
 
 def version_warnings(request: PlanRequest, versions: Versions, facts: VersionFacts) -> list[str]:
-    """A containerd the Kubernetes release is not paired with, or an etcd other than kubeadm's."""
+    """A Kubernetes release newer than the catalogue knows, a containerd the Kubernetes release is not
+    paired with, or an etcd other than kubeadm's."""
     warnings = []
+    assumed = facts.assumption_warning(versions.k8s)
+    if assumed:
+        warnings.append(assumed)
     if request.runtime == "containerd":
         misfit = facts.containerd_fit(versions.containerd, versions.k8s)
         if misfit:
@@ -290,6 +296,8 @@ def make_plan(request: PlanRequest, catalogue: Catalogue | None = None, facts: V
             old = _obsolete(setting, versions)
             if old:
                 obsolete.append(old)
+            continue
+        if setting.fixed_for(versions):
             continue
         if not _applies_to_runtime(setting, request.runtime, request.cri_dockerd):
             continue
