@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, total_ordering
 from importlib import resources
 from typing import Any
@@ -120,6 +120,7 @@ class VersionFacts:
     containerd_config_version: dict[str, int]
     containerd_for_kubernetes: dict[str, tuple[Release, ...]]
     known_etcd: tuple[Release, ...]
+    kubeadm_min_etcd: dict[str, str] = field(default_factory=dict)
 
     @property
     def newest_kubernetes(self) -> KubeVersion:
@@ -197,6 +198,13 @@ class VersionFacts:
         """The etcd kubeadm runs for this Kubernetes release (the patch its x.y.0 pins)."""
         return Release.parse(floor_lookup(self.kubeadm_etcd, kubernetes) or str(min(self.known_etcd)))
 
+    def kubeadm_supports_etcd(self, etcd: Release, kubernetes: KubeVersion) -> str | None:
+        """None when kubeadm of that release still supports this etcd line, else the oldest it does."""
+        oldest = floor_lookup(self.kubeadm_min_etcd, kubernetes)
+        if oldest and etcd.line < Release.parse(oldest).line:
+            return oldest
+        return None
+
     def etcd(self, text: str | None, kubernetes: KubeVersion) -> Release:
         if text is None:
             return self.etcd_for(kubernetes)
@@ -237,6 +245,7 @@ def load_versions() -> VersionFacts:
         kubeadm_config_api=dict(k8s["kubeadm_config_api"]),
         flowcontrol_api=dict(k8s["flowcontrol_api"]),
         kubeadm_etcd={str(k): str(v) for k, v in k8s["kubeadm_etcd"].items()},
+        kubeadm_min_etcd={str(k): str(v) for k, v in k8s.get("kubeadm_min_etcd", {}).items()},
         limits=dict(k8s["limits"]),
         known_containerd=tuple(Release.parse(v) for v in ctd["known"]),
         containerd_config_version={str(k): int(v) for k, v in ctd["config_version"].items()},

@@ -264,6 +264,10 @@ def version_warnings(request: PlanRequest, versions: Versions, facts: VersionFac
         if misfit:
             warnings.append(misfit)
     kubeadm_etcd = facts.etcd_for(versions.k8s)
+    oldest = facts.kubeadm_supports_etcd(versions.etcd, versions.k8s)
+    if oldest:
+        warnings.append(f"kubeadm {versions.k8s} no longer supports etcd older than {oldest} (kubernetes#135701): "
+                        f"upgrade etcd {versions.etcd} to {oldest} before the control plane, or run it as external etcd")
     if versions.etcd.line != kubeadm_etcd.line:
         warnings.append(
             f"planning for etcd {versions.etcd}; kubeadm runs etcd {kubeadm_etcd} for Kubernetes {versions.k8s} "

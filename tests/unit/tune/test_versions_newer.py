@@ -272,3 +272,11 @@ def test_containerd_2_1_0_with_a_patch_pulls_through_the_transfer_service() -> N
     """A line key ("2.1") starts at 2.1.0: a node whose binary says 2.1.0 gets the 2.1 path too."""
     rec = plan(k8s_version="1.31", containerd_version="2.1.0").get("containerd.max-concurrent-downloads")
     assert rec and rec.toml_path == 'plugins."io.containerd.transfer.v1.local".max_concurrent_downloads'
+
+
+def test_kubeadm_1_35_still_runs_etcd_3_5_and_1_36_does_not() -> None:
+    """kubernetes#135701: kubeadm 1.36 dropped etcd < 3.6 (and with it the experimental flags)."""
+    assert not [w for w in plan(k8s_version="1.35", etcd_version="3.5").warnings if "no longer supports etcd" in w]
+    on_136 = [w for w in plan(k8s_version="1.36", etcd_version="3.5.21").warnings if "no longer supports etcd" in w]
+    assert on_136 and "kubeadm 1.36 no longer supports etcd older than 3.6" in on_136[0]
+    assert not [w for w in plan(k8s_version="1.37", etcd_version="3.6").warnings if "no longer supports etcd" in w]
