@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruamel.yaml import YAML
 
 from kubekeeper.errors import BadInput
-from kubekeeper.knowledge.versions import KubeVersion, Release, floor_lookup
+from kubekeeper.knowledge.versions import KubeVersion, Release, first_of, floor_lookup
 
 Component = Literal[
     "sysctl",
@@ -114,20 +114,12 @@ class Note(_Strict):
         return self.k8s.holds(versions.k8s) and self.containerd.holds(versions.containerd) and self.etcd.holds(versions.etcd)
 
 
-def _start(axis: str, text: str) -> KubeVersion | Release:
-    """The first release a status applies to: "3.6" starts at 3.6.0, not at the newest 3.6.x."""
-    if axis == "k8s":
-        return KubeVersion.parse(text)
-    release = Release.parse(text)
-    return Release(release.major, release.minor, 0) if release.patch is None else release
-
-
 def _since(spec: str | dict[Axis, str] | None, versions: Versions) -> str | None:
     """'1.24' (a Kubernetes release) or 'etcd 3.7' when the status starts at or before these versions;
     a plain string is a Kubernetes release."""
     table: dict[str, str] = {"k8s": spec} if isinstance(spec, str) else dict(spec or {})
     for axis, since in table.items():
-        if _start(axis, since) <= versions.on(axis):  # type: ignore[operator]
+        if first_of(since, axis == "k8s") <= versions.on(axis):  # type: ignore[operator]  # "3.6" starts at 3.6.0
             return since if axis == "k8s" else f"{axis} {since}"
     return None
 

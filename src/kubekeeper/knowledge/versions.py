@@ -84,7 +84,7 @@ class Release:
         return f"{self.major}.{self.minor}" + (f".{self.patch}" if self.patch is not None else "")
 
 
-def _first_of(key: str, kubernetes: bool) -> KubeVersion | Release:
+def first_of(key: str, kubernetes: bool) -> KubeVersion | Release:
     """The release a table key starts at: a containerd/etcd key "3.6" starts at 3.6.0."""
     if kubernetes:
         return KubeVersion.parse(key)
@@ -96,7 +96,7 @@ def floor_lookup(table: dict[str, Any], version: KubeVersion | Release) -> Any:
     """The value of the highest key <= version, for tables keyed by the release a value starts at."""
     best: tuple[Any, Any] | None = None
     for key, value in table.items():
-        start = _first_of(str(key), isinstance(version, KubeVersion))
+        start = first_of(str(key), isinstance(version, KubeVersion))
         if start <= version and (best is None or start > best[0]):
             best = (start, value)
     return best[1] if best else None
