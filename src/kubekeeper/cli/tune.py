@@ -23,7 +23,7 @@ tune_app = typer.Typer(help="Compute, audit and apply the settings a cluster of 
 @tune_app.command("plan")
 def plan_command(
     nodes: int = typer.Option(..., "--nodes", "-N", help="Number of nodes the cluster has or will have."),
-    k8s_version: str = typer.Option(None, "--k8s-version", help="Kubernetes MAJOR.MINOR (default: newest the catalogue knows)."),
+    k8s_version: str = typer.Option(None, "--k8s-version", help="Kubernetes MAJOR.MINOR (default: newest the catalogue knows; a newer one is planned with the newest known release's facts and a warning)."),
     runtime: str = typer.Option("containerd", "--runtime", help="Container runtime: containerd or docker."),
     containerd_version: str = typer.Option(None, "--containerd-version", help="containerd MAJOR.MINOR[.PATCH]; 1.x writes config v2, 2.x config v3 (default: the newest line containerd's RELEASES.md pairs with the Kubernetes version; others warn)."),
     etcd_version: str = typer.Option(None, "--etcd-version", help="etcd MAJOR.MINOR[.PATCH] whose flags and defaults the etcd advice follows (default: the etcd kubeadm runs for the Kubernetes version)."),
@@ -87,6 +87,8 @@ def audit_command(
         print_json(report.as_json())
     else:
         render = {ReportFormat.sarif: audit_sarif, ReportFormat.junit: audit_junit}.get(output_format, audit_text)
+        if render is not audit_text:  # the text report carries them; machine formats keep stdout one document
+            _warn(report.warnings)
         typer.echo(render(report), nl=False)
     if report.findings:
         raise typer.Exit(int(ExitCode.FINDINGS))
@@ -113,7 +115,14 @@ def apply_command(
     if output_format is Format.json:
         print_json(result.as_json())
     else:
+        _warn(result.warnings)
         typer.echo(apply_text(result), nl=False)
+
+
+def _warn(warnings: list[str]) -> None:
+    """Version and size warnings of the plan a node was checked against, on stderr."""
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruamel.yaml import YAML
 
 from kubekeeper.errors import BadInput
-from kubekeeper.knowledge.versions import KubeVersion, Release, floor_lookup
+from kubekeeper.knowledge.versions import KubeVersion, Release, first_of, floor_lookup
 
 Component = Literal[
     "sysctl",
@@ -91,8 +91,9 @@ class VersionRange(_Strict):
         if self.max is None:
             return True
         upper = parse(self.max)
-        if isinstance(upper, Release) and isinstance(version, Release):
+        if isinstance(upper, Release) and isinstance(version, Release) and upper.patch is None:
             return version.line <= upper  # max "3.5" includes every 3.5.x
+        # max "3.6.7": a release given without a patch stands for the newest of its line, so "3.6" is past it
         return not upper < version  # type: ignore[operator]
 
     def describe(self) -> str:
@@ -113,6 +114,29 @@ class Note(_Strict):
         return self.k8s.holds(versions.k8s) and self.containerd.holds(versions.containerd) and self.etcd.holds(versions.etcd)
 
 
+def _since(spec: str | dict[Axis, str] | None, versions: Versions) -> str | None:
+    """'1.24' (a Kubernetes release) or 'etcd 3.7' when the status starts at or before these versions;
+    a plain string is a Kubernetes release."""
+    table: dict[str, str] = {"k8s": spec} if isinstance(spec, str) else dict(spec or {})
+    for axis, since in table.items():
+        if first_of(since, axis == "k8s") <= versions.on(axis):  # type: ignore[operator]  # "3.6" starts at 3.6.0
+            return since if axis == "k8s" else f"{axis} {since}"
+    return None
+
+
+def _fixed(fixes: list[str], version: KubeVersion | Release) -> bool:
+    """True when `version` has the fix: at or after the fix on its own line, or on a line newer than
+    every fixed line (released with it). Lines older than the oldest fixed line never got it."""
+    parse = KubeVersion.parse if isinstance(version, KubeVersion) else Release.parse
+    releases = [parse(f) for f in fixes]
+    if isinstance(version, Release):
+        same_line = [r for r in releases if isinstance(r, Release) and r.line == version.line]
+        if same_line:
+            return not version < same_line[0]
+        return all(r.line < version.line for r in releases if isinstance(r, Release))
+    return all(not version < r for r in releases)  # Kubernetes minors: fixed from that minor on
+
+
 class Setting(_Strict):
     id: str
     component: Component
@@ -128,9 +152,15 @@ class Setting(_Strict):
     toml_path: dict[int, str] | None = None
     # containerd >= release (config v3): a different path, e.g. 2.1 pulls through the transfer service
     toml_path_from: dict[str, str] | None = None
-    removed_in: str | None = None
-    deprecated: dict[Axis, str] | None = None  # first release that deprecates the key (still accepted)
-    superseded_in: str | None = None  # first Kubernetes release that no longer needs the key (still accepted)
+    # first release without the key: a Kubernetes release, or {etcd: "3.7"} for another component's
+    removed_in: str | dict[Axis, str] | None = None
+    # the key is deprecated (still accepted) from a release on, or only within a range of releases
+    # when upstream revoked the deprecation later (etcd 3.6.8 un-deprecated --snapshot-count)
+    deprecated: dict[Axis, str | VersionRange] | None = None
+    superseded_in: str | dict[Axis, str] | None = None  # first release that no longer needs the key (still accepted)
+    # the problem the setting works around is fixed from these releases on (one per line, e.g. etcd
+    # ["3.4.42", "3.5.28", "3.6.9"]); fixed versions get no recommendation (and nothing is obsolete)
+    fixed_in: dict[Axis, list[str]] | None = None
     replacement: str | None = None
     replaces: str | None = None
     note: str | None = None
@@ -200,11 +230,29 @@ class Setting(_Strict):
 
     def deprecated_for(self, versions: Versions) -> str | None:
         """'1.24' (or 'etcd 3.6') when the key is deprecated in these versions."""
-        for axis, since in (self.deprecated or {}).items():
-            start = (KubeVersion.parse if axis == "k8s" else Release.parse)(since)
-            if start <= versions.on(axis):  # type: ignore[operator]
-                return since if axis == "k8s" else f"{axis} {since}"
+        for axis, spec in (self.deprecated or {}).items():
+            if isinstance(spec, VersionRange):
+                if spec.min and spec.holds(versions.on(axis)):
+                    return spec.min if axis == "k8s" else f"{axis} {spec.min}"
+                continue
+            found = _since({axis: spec}, versions)
+            if found:
+                return found
         return None
+
+    def removed_for(self, versions: Versions) -> str | None:
+        """'1.24' (or 'etcd 3.7') when the key no longer exists in these versions."""
+        return _since(self.removed_in, versions)
+
+    def superseded_for(self, versions: Versions) -> str | None:
+        """'1.11' (or 'etcd 3.6') when the key is still accepted but no longer needed."""
+        return _since(self.superseded_in, versions)
+
+    def fixed_for(self, versions: Versions) -> bool:
+        """True when every axis in `fixed_in` is at a release that no longer needs this setting."""
+        if not self.fixed_in:
+            return False
+        return all(_fixed(fixes, versions.on(axis)) for axis, fixes in self.fixed_in.items())
 
 
 class ComponentInfo(_Strict):

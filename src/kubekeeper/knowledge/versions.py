@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, total_ordering
 from importlib import resources
 from typing import Any
@@ -84,12 +84,19 @@ class Release:
         return f"{self.major}.{self.minor}" + (f".{self.patch}" if self.patch is not None else "")
 
 
+def first_of(key: str, kubernetes: bool) -> KubeVersion | Release:
+    """The release a table key starts at: a containerd/etcd key "3.6" starts at 3.6.0."""
+    if kubernetes:
+        return KubeVersion.parse(key)
+    release = Release.parse(key)
+    return Release(release.major, release.minor, 0) if release.patch is None else release
+
+
 def floor_lookup(table: dict[str, Any], version: KubeVersion | Release) -> Any:
     """The value of the highest key <= version, for tables keyed by the release a value starts at."""
-    parse = KubeVersion.parse if isinstance(version, KubeVersion) else Release.parse
     best: tuple[Any, Any] | None = None
     for key, value in table.items():
-        start = parse(str(key))
+        start = first_of(str(key), isinstance(version, KubeVersion))
         if start <= version and (best is None or start > best[0]):
             best = (start, value)
     return best[1] if best else None
@@ -113,6 +120,7 @@ class VersionFacts:
     containerd_config_version: dict[str, int]
     containerd_for_kubernetes: dict[str, tuple[Release, ...]]
     known_etcd: tuple[Release, ...]
+    kubeadm_min_etcd: dict[str, str] = field(default_factory=dict)
 
     @property
     def newest_kubernetes(self) -> KubeVersion:
@@ -123,14 +131,32 @@ class VersionFacts:
         return max(self.known_containerd)
 
     def kubernetes(self, text: str | None) -> KubeVersion:
-        """Parse and check a Kubernetes version against the known releases (None -> newest)."""
+        """Parse and check a Kubernetes version (None -> newest known). A minor newer than the newest
+        known one is accepted: every fact is looked up by "the highest release <= version", so it is
+        planned with the newest known release's facts (see `assumed_for`). Older or other-major
+        releases are refused: nothing here says what they need."""
         if text is None:
             return self.newest_kubernetes
         version = KubeVersion.parse(text)
-        if version not in self.known_kubernetes:
-            known = f"{min(self.known_kubernetes)}..{self.newest_kubernetes}"
-            raise BadInput(f"unknown Kubernetes version {text} (this catalogue knows {known})")
-        return version
+        newest = self.newest_kubernetes
+        if version in self.known_kubernetes or (version > newest and version.major == newest.major):
+            return version
+        known = f"{min(self.known_kubernetes)}..{newest}"
+        raise BadInput(f"unknown Kubernetes version {text} (this catalogue knows {known})")
+
+    def assumed_for(self, version: KubeVersion) -> KubeVersion | None:
+        """The known release whose facts stand in for a newer, unknown one (None when it is known)."""
+        newest = self.newest_kubernetes
+        return newest if version > newest else None
+
+    def assumption_warning(self, version: KubeVersion) -> str | None:
+        """What an operator must be told when `version` is planned with an older release's facts."""
+        assumed = self.assumed_for(version)
+        if assumed is None:
+            return None
+        return (f"Kubernetes {version} is newer than the newest release this catalogue knows ({assumed}): "
+                f"defaults, removed flags, the pause image, kubeadm's etcd and the containerd pairing are "
+                f"{assumed}'s; read the {version} changelog (urgent upgrade notes, removed flags) before applying")
 
     def containerd_lines_for(self, version: KubeVersion) -> tuple[Release, ...]:
         """containerd releases (newest line first, with the minimum patch) RELEASES.md pairs with it."""
@@ -152,17 +178,32 @@ class VersionFacts:
         fitting = self.containerd_lines_for(kubernetes)
         if not fitting:
             return None
+        row = self.containerd_row_for(kubernetes)
+        listed = f"Kubernetes {kubernetes}" if row == kubernetes else f"Kubernetes {row} (it has no row for {kubernetes} yet)"
         for minimum in fitting:
             if minimum.line == containerd.line:
                 if minimum.patch is not None and containerd < minimum:
-                    return f"containerd {containerd} is older than {minimum}, the first {minimum.line} release recommended for Kubernetes {kubernetes}"
+                    return f"containerd {containerd} is older than {minimum}, the first {minimum.line} release recommended for {listed}"
                 return None
         lines = ", ".join(f"{m}+" for m in fitting)
-        return f"containerd {containerd.line} is not a recommended runtime for Kubernetes {kubernetes} (containerd RELEASES.md lists {lines})"
+        return f"containerd {containerd.line} is not a recommended runtime for Kubernetes {kubernetes} (containerd RELEASES.md lists {lines} for {listed})"
+
+    def containerd_row_for(self, kubernetes: KubeVersion) -> KubeVersion | None:
+        """The Kubernetes row of containerd's table that applies (the highest one <= kubernetes)."""
+        rows = [KubeVersion.parse(k) for k in self.containerd_for_kubernetes]
+        below = [r for r in rows if not kubernetes < r]
+        return max(below) if below else None
 
     def etcd_for(self, kubernetes: KubeVersion) -> Release:
-        """The etcd line kubeadm runs for this Kubernetes release."""
+        """The etcd kubeadm runs for this Kubernetes release (the patch its x.y.0 pins)."""
         return Release.parse(floor_lookup(self.kubeadm_etcd, kubernetes) or str(min(self.known_etcd)))
+
+    def kubeadm_supports_etcd(self, etcd: Release, kubernetes: KubeVersion) -> str | None:
+        """None when kubeadm of that release still supports this etcd line, else the oldest it does."""
+        oldest = floor_lookup(self.kubeadm_min_etcd, kubernetes)
+        if oldest and etcd.line < Release.parse(oldest).line:
+            return oldest
+        return None
 
     def etcd(self, text: str | None, kubernetes: KubeVersion) -> Release:
         if text is None:
@@ -204,6 +245,7 @@ def load_versions() -> VersionFacts:
         kubeadm_config_api=dict(k8s["kubeadm_config_api"]),
         flowcontrol_api=dict(k8s["flowcontrol_api"]),
         kubeadm_etcd={str(k): str(v) for k, v in k8s["kubeadm_etcd"].items()},
+        kubeadm_min_etcd={str(k): str(v) for k, v in k8s.get("kubeadm_min_etcd", {}).items()},
         limits=dict(k8s["limits"]),
         known_containerd=tuple(Release.parse(v) for v in ctd["known"]),
         containerd_config_version={str(k): int(v) for k, v in ctd["config_version"].items()},

@@ -50,6 +50,7 @@ def audit_text(report: AuditReport) -> str:
             parts.append(f"containerd {versions['containerd']} from {versions['containerd_from']}")
         parts.append(f"etcd {versions['etcd']} from {versions['etcd_from']}")
         lines.append("versions: " + "; ".join(parts))
+    lines += [f"warning: {w}" for w in report.warnings]
     for f in report.findings:
         lines.append(f"{f.severity.upper():7} {f.id}: {f.message}")
         lines.append(f"        at {f.source}")

@@ -84,6 +84,7 @@ class ApplyResult:
     restarts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)  # the plan's: versions assumed or mismatched
 
     @property
     def changed(self) -> bool:
@@ -98,6 +99,7 @@ class ApplyResult:
             "live_sysctls": [{"key": c.key, "old": c.old, "new": c.new} for c in self.live],
             "restart": self.restarts,
             "notes": self.notes,
+            "warnings": self.warnings,
         }
 
 
@@ -351,6 +353,15 @@ def plan_kubelet(state: NodeState, plan: Plan, catalogue: Catalogue) -> tuple[li
             target = Path(KUBELET_ENV_FILES[0])
             env_new[target], _ = _edit_env_flags(env_new.get(target, 'KUBELET_KUBEADM_ARGS=""\n'), rec.key,
                                                  _flag_text(rec.value), "KUBELET_KUBEADM_ARGS")
+    # a flag the plan lists as obsolete is unneeded in this release at best, and a removed one stops the
+    # kubelet from starting (--pod-infra-container-image on 1.35+): drop it where kubekeeper can edit
+    for old_flag in plan.obsolete:
+        if old_flag.component == "kubelet" and old_flag.key.startswith("--"):
+            for path in env_new:
+                env_new[path], _ = _edit_env_flags(env_new[path], old_flag.key, None)
+            flag = kubelet.flags.get(old_flag.key) if kubelet else None
+            if flag and flag.process is None and not any(str(p) == flag.file for p in env_new):
+                notes.append(f"{old_flag.key} is set in {flag.source}: remove it there ({old_flag.sentence()})")
     changes = []
     new = _yaml_dump(tree)
     if changed and new != old:
@@ -527,6 +538,7 @@ def apply(root: Path, nodes: int | NodeRequest | None, k8s_version: str | None =
     plan = node_plan(state, request)
     result = plan_changes(state, plan, groups, catalogue)
     result.dry_run = dry_run
+    result.warnings = list(plan.warnings)
     restarts: list[str] = []
     for change in result.files:
         info = catalogue.components.get(change.component)

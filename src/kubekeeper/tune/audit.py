@@ -79,6 +79,7 @@ class AuditReport:
     passed: list[str] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     versions: dict[str, str | None] = field(default_factory=dict)  # what was audited against, and from where
+    warnings: list[str] = field(default_factory=list)  # the plan's: versions assumed or mismatched, size
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +87,7 @@ class AuditReport:
             "nodes": self.nodes,
             "runtime": self.runtime,
             "versions": self.versions,
+            "warnings": self.warnings,
             "findings": [f.as_json() for f in self.findings],
             "passed": self.passed,
             "skipped": self.skipped,
@@ -358,6 +360,8 @@ def check_removed(ctx: _Context) -> list[Finding]:
             flags = ctx.state.static_pods[old.component].flags
         elif old.component == "kubelet" and ctx.state.kubelet:
             flags = ctx.state.kubelet.flags
+            if ctx.state.kubelet.restart_drops(old.key):
+                continue  # removed from the unit (tune apply); gone at the kubelet's next restart
         else:
             continue
         found = flags.get(old.key)
@@ -416,7 +420,7 @@ def audit_state(state: NodeState, plan: Plan, catalogue: Catalogue | None = None
         "etcd_from": "etcd static pod image tag" if state.etcd_version else "kubeadm's etcd for this Kubernetes release",
     }
     return AuditReport(state.root, str(plan.k8s_version), plan.nodes or None, plan.runtime, findings, passed,
-                       [{"component": c, "reason": r} for c, r in skipped.items()], versions)
+                       [{"component": c, "reason": r} for c, r in skipped.items()], versions, list(plan.warnings))
 
 
 def audit(root: Path, nodes: int | NodeRequest | None, k8s_version: str | None = None) -> AuditReport:

@@ -239,13 +239,15 @@ def _obsolete(setting: Setting, versions: Versions) -> Obsolete | None:
     base = (setting.id, setting.component, setting.key_for(versions))
     replacement = setting.replacement or ""
     values = dict(setting.deprecated_values or {})
-    if setting.removed_in and KubeVersion.parse(setting.removed_in) <= versions.k8s:
-        return Obsolete(*base, setting.removed_in, replacement, "removed", values)
+    removed = setting.removed_for(versions)
+    if removed:
+        return Obsolete(*base, removed, replacement, "removed", values)
     deprecated = setting.deprecated_for(versions)
     if deprecated:
         return Obsolete(*base, deprecated, replacement, "deprecated", values)
-    if setting.superseded_in and KubeVersion.parse(setting.superseded_in) <= versions.k8s:
-        return Obsolete(*base, setting.superseded_in, replacement, "superseded", values)
+    superseded = setting.superseded_for(versions)
+    if superseded:
+        return Obsolete(*base, superseded, replacement, "superseded", values)
     return None
 
 
@@ -262,13 +264,21 @@ def size_warnings(nodes: int, facts: VersionFacts) -> list[str]:
 
 
 def version_warnings(request: PlanRequest, versions: Versions, facts: VersionFacts) -> list[str]:
-    """A containerd the Kubernetes release is not paired with, or an etcd other than kubeadm's."""
+    """A Kubernetes release newer than the catalogue knows, a containerd the Kubernetes release is not
+    paired with, or an etcd other than kubeadm's."""
     warnings = []
+    assumed = facts.assumption_warning(versions.k8s)
+    if assumed:
+        warnings.append(assumed)
     if request.runtime == "containerd":
         misfit = facts.containerd_fit(versions.containerd, versions.k8s)
         if misfit:
             warnings.append(misfit)
     kubeadm_etcd = facts.etcd_for(versions.k8s)
+    oldest = facts.kubeadm_supports_etcd(versions.etcd, versions.k8s)
+    if oldest:
+        warnings.append(f"kubeadm {versions.k8s} no longer supports etcd older than {oldest} (kubernetes#135701): "
+                        f"upgrade etcd {versions.etcd} to {oldest} before the control plane, or run it as external etcd")
     if versions.etcd.line != kubeadm_etcd.line:
         warnings.append(
             f"planning for etcd {versions.etcd}; kubeadm runs etcd {kubeadm_etcd} for Kubernetes {versions.k8s} "
@@ -301,6 +311,8 @@ def make_plan(request: PlanRequest, catalogue: Catalogue | None = None, facts: V
             old = _obsolete(setting, versions)
             if old:
                 obsolete.append(old)
+            continue
+        if setting.fixed_for(versions):
             continue
         if not _applies_to_runtime(setting, request.runtime, request.cri_dockerd):
             continue

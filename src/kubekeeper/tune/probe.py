@@ -99,6 +99,12 @@ class KubeletState:
     config: dict[str, Any] | None
     config_lines: dict[str, int] = field(default_factory=dict)
     pid: int | None = None
+    persisted: dict[str, Value] = field(default_factory=dict)  # flags from the unit and its env files only
+
+    def restart_drops(self, flag: str) -> bool:
+        """True when only the running process still carries `flag`: the unit no longer passes it."""
+        found = self.flags.get(flag)
+        return bool(found and found.process is not None and self.persisted and flag not in self.persisted)
 
     def config_value(self, dotted: str) -> Value | None:
         if self.config is None or self.config_file is None:
@@ -463,6 +469,7 @@ def _yaml_key_lines(tree: Any, prefix: str = "") -> dict[str, int]:
 
 def read_kubelet(root: Path) -> KubeletState | None:
     flags = kubelet_unit_flags(root)
+    persisted = dict(flags)
     pid = None
     process = kubelet_process(root)
     if process:
@@ -479,7 +486,7 @@ def read_kubelet(root: Path) -> KubeletState | None:
     if not flags and config is None:
         return None
     config_file = rel(root, config_path) if config_path.is_relative_to(root) else None
-    return KubeletState(flags, config_file, config, lines, pid)
+    return KubeletState(flags, config_file, config, lines, pid, persisted)
 
 
 def scheduler_config(root: Path, pod: StaticPod) -> tuple[str, Any, dict[str, int]] | None:

@@ -151,7 +151,8 @@ def test_over_5000_nodes_warns_with_upstream_limits() -> None:
     ("request_kwargs", "message"),
     [
         ({"nodes": 0}, "--nodes"),
-        ({"nodes": 10, "k8s_version": "1.99"}, "unknown Kubernetes version"),
+        ({"nodes": 10, "k8s_version": "1.15"}, "unknown Kubernetes version 1.15"),
+        ({"nodes": 10, "k8s_version": "2.0"}, "unknown Kubernetes version 2.0"),
         ({"nodes": 10, "runtime": "cri-o"}, "unknown runtime"),
         ({"nodes": 10, "k8s_version": "1.24", "runtime": "docker"}, "dockershim"),
         ({"nodes": 10, "containerd_version": "0.9"}, "containerd"),

@@ -127,7 +127,7 @@ def test_kubeadm_patch_shape_per_api(tmp_path: Path, version: str, api: str) -> 
     assert doc["etcd"]["local"]["extraArgs"]
 
 
-@pytest.mark.parametrize(("version", "containerd"), [("1.30", "1.7"), ("1.31", "2.1"), ("1.34", None)])
+@pytest.mark.parametrize(("version", "containerd"), [("1.30", "1.7"), ("1.31", "2.1"), ("1.34", None), ("1.36", None), ("1.37", None)])
 def test_kubeadm_config_validates_against_kubeadm_schema_and_carries_scheduler_and_proxy(
         tmp_path: Path, version: str, containerd: str | None) -> None:
     files = written(tmp_path, nodes=3000, k8s_version=version, containerd_version=containerd)

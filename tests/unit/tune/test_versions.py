@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kubekeeper.errors import BadInput
-from kubekeeper.knowledge import KubeVersion, load_versions
+from kubekeeper.knowledge import Catalogue, Setting, Tier, load_catalogue, load_versions
 from kubekeeper.tune.audit import NodeRequest, audit
 from kubekeeper.tune.plan import PlanRequest, make_plan
 from kubekeeper.tune.render import apf_patches, flags_of, render_containerd
@@ -132,14 +132,39 @@ def test_k8s_1_28_kube_proxy_only_raises_and_1_29_always_sets() -> None:
     assert note_129 and "whenever they differ" in note_129 and "only raises" not in note_129
 
 
+def _apf_catalogue() -> Catalogue:
+    """The shipped catalogue plus one APF share to render: the shipped one recommends no fixed share
+    (no upstream basis for one), so the renderer's version facts are checked with an operator's own."""
+    shipped = load_catalogue()
+    share = Setting(id="test.apf.node-high", component="apf", kind="config", key="node-high.nominalConcurrencyShares",
+                    values=[Tier(min_nodes=1000, value=80)], default=40, rationale="test", source="test")
+    return Catalogue(settings=[*shipped.settings, share], components=shipped.components)
+
+
 def test_k8s_1_28_apf_objects_are_v1beta3_and_1_29_v1() -> None:
-    assert apf_patches(plan(k8s_version="1.28"))[0][1]["apiVersion"] == "flowcontrol.apiserver.k8s.io/v1beta3"
-    level, patch = apf_patches(plan(k8s_version="1.29"))[0]
-    assert patch["apiVersion"] == "flowcontrol.apiserver.k8s.io/v1"
+    """flowcontrol v1beta3 in 1.26-1.28 (nominalConcurrencyShares), v1 from 1.29, v1beta2 before 1.26
+    (assuredConcurrencyShares)."""
+    catalogue = _apf_catalogue()
+    def patches(version: str, nodes: int = 1000):
+        return apf_patches(make_plan(PlanRequest(nodes=nodes, k8s_version=version), catalogue))
+    assert patches("1.28")[0][1]["apiVersion"] == "flowcontrol.apiserver.k8s.io/v1beta3"
+    level, patch = patches("1.29")[0]
+    assert level == "node-high" and patch["apiVersion"] == "flowcontrol.apiserver.k8s.io/v1"
     assert patch["spec"] == {"limited": {"nominalConcurrencyShares": 80}}
     assert patch["metadata"]["annotations"] == {"apf.kubernetes.io/autoupdate-spec": "false"}
-    assert apf_patches(plan(k8s_version="1.25"))[0][1]["spec"] == {"limited": {"assuredConcurrencyShares": 80}}
-    assert apf_patches(plan(nodes=999, k8s_version="1.29")) == []
+    assert patches("1.25")[0][1]["spec"] == {"limited": {"assuredConcurrencyShares": 80}}
+    assert patches("1.29", nodes=999) == []
+
+
+def test_apf_shares_are_advice_not_a_fixed_number() -> None:
+    """No upstream source doubles node-high/workload-high (kubernetes#101151 sized node-high at 40 for
+    large clusters; the 5,000-node jobs run the suggested levels): nothing is patched by default."""
+    at_3000 = plan(nodes=3000, k8s_version="1.34")
+    for rec_id in ("apf.node-high.shares", "apf.workload-high.shares"):
+        rec = at_3000.get(rec_id)
+        assert rec and rec.kind == "advice" and "keep the suggested 40" in str(rec.value)
+        assert "apiserver_flowcontrol_request_wait_duration_seconds" in str(rec.value)
+    assert apf_patches(at_3000) == []
 
 
 def test_k8s_1_31_node_monitor_grace_default_40s_and_1_32_50s(node_tree) -> None:
@@ -160,20 +185,24 @@ def test_k8s_1_32_kube_proxy_iptables_and_1_33_nftables() -> None:
 
 
 # ------------------------------------------------------------------------------------ etcd
-@pytest.mark.parametrize(("k8s", "etcd"), [("1.16", "3.3"), ("1.21", "3.4"), ("1.22", "3.5"), ("1.33", "3.5"), ("1.34", "3.6")])
+@pytest.mark.parametrize(("k8s", "etcd"), [("1.16", "3.3.15"), ("1.21", "3.4.13"), ("1.22", "3.5.0"), ("1.33", "3.5.21"),
+                                         ("1.34", "3.6.4"), ("1.36", "3.6.8"), ("1.37", "3.7.0")])
 def test_etcd_default_is_the_one_kubeadm_ships(k8s: str, etcd: str) -> None:
+    """kubeadm's SupportedEtcdVersion at vX.Y.0 (cross-checked against the whole table in
+    tests/unit/knowledge/test_upstream_versions.py)."""
     assert str(plan(k8s_version=k8s).etcd_version) == etcd
 
 
 def test_etcd_3_5_snapshot_count_10000_and_3_6_drops_the_flag() -> None:
-    """etcd DefaultSnapshotCount: 100000 in 3.2-3.5, 10000 in 3.6, where --snapshot-count is deprecated."""
+    """etcd DefaultSnapshotCount: 100000 in 3.2-3.5, 10000 in 3.6, where --snapshot-count is
+    deprecated (3.6.0-3.6.7; kubeadm 1.34.0 runs 3.6.4)."""
     on_35 = plan(k8s_version="1.33")
     on_36 = plan(k8s_version="1.34")
     rec = on_35.get("etcd.snapshot-count")
     assert rec and rec.value == 10000 and rec.default == 100000 and rec.bound == "ceiling"
     assert on_36.get("etcd.snapshot-count") is None
     deprecated = {o.id: o for o in on_36.obsolete}["etcd.snapshot-count"]
-    assert deprecated.status == "deprecated" and deprecated.removed_in == "etcd 3.6"
+    assert deprecated.status == "deprecated" and deprecated.removed_in == "etcd 3.6.0"
     assert "--snapshot-count" not in dict(flags_of(on_36, "etcd"))
 
 
@@ -198,4 +227,5 @@ def test_versions_facts_are_consistent() -> None:
     for version in facts.known_kubernetes:
         assert facts.containerd_lines_for(version), version  # every release has a containerd pairing
         assert facts.etcd_for(version).line in facts.known_etcd
-    assert facts.etcd_for(KubeVersion.parse("1.34")).line == facts.etcd_for(KubeVersion.parse("1.34"))
+        assert facts.etcd_for(version).patch is not None  # the etcd kubeadm pins, not just its line
+        assert facts.pause_images.get(str(version)), version
