@@ -62,7 +62,7 @@ def backup_volume(
     """One restic snapshot per PVC, read straight from its volume directory on this node.
 
     With --all-pvcs the API cost is one LIST of this node's running pods plus one GET per PVC they
-    mount and per PV, whatever the size of the cluster."""
+    mount (and per PV where the PV is needed), whatever the size of the cluster."""
     from kubekeeper.volumes.hooks import allowed_in
     from kubekeeper.volumes.locate import locate, this_node
 

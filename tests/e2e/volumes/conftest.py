@@ -21,7 +21,9 @@ from tests.e2e.volumes.apiserver import FakeCluster, serve
 NODE, OTHER_NODE = "node-1", "node-2"
 
 
-def pvc(ns: str, name: str, pv: str | None, sc: str = "csi-rbd", mode: str = "Filesystem", phase: str = "Bound") -> dict:
+def pvc(ns: str, name: str, pv: str | None, sc: str = "csi-rbd", mode: str = "Filesystem", phase: str = "Bound", dynamic: bool = True) -> dict:
+    """A claim as the API returns it; `dynamic`: provisioned by a StorageClass (the PV controller's
+    bind-completed and storage-provisioner annotations), else bound to an administrator's PV."""
     spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "storageClassName": sc, "volumeMode": mode}
     if pv:
         spec["volumeName"] = pv
@@ -29,7 +31,7 @@ def pvc(ns: str, name: str, pv: str | None, sc: str = "csi-rbd", mode: str = "Fi
         "apiVersion": "v1", "kind": "PersistentVolumeClaim",
         "metadata": {"name": name, "namespace": ns, "uid": str(uuid.uuid4()), "resourceVersion": "1001",
                      "creationTimestamp": "2024-05-01T10:00:00Z",
-                     "annotations": {"pv.kubernetes.io/bind-completed": "yes", "volume.kubernetes.io/storage-provisioner": "rbd.csi.ceph.com"}},
+                     "annotations": {"pv.kubernetes.io/bind-completed": "yes", **({"volume.kubernetes.io/storage-provisioner": "rbd.csi.ceph.com"} if dynamic else {})}},
         "spec": spec,
         "status": {"phase": phase, "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}} if phase == "Bound" else {"phase": phase},
     }
@@ -61,9 +63,9 @@ def pod(ns: str, name: str, node: str, claims: list[str], phase: str = "Running"
 def kubeadm_like(kubelet_root: Path, host_root: Path) -> FakeCluster:
     c = FakeCluster()
     c.add(pvc("apps", "db-data", "pvc-0a1b"), pv("pvc-0a1b", {"csi": {"driver": "rbd.csi.ceph.com", "volumeHandle": "0001-rbd-0a1b", "fsType": "ext4"}}, ("apps", "db-data")))
-    c.add(pvc("apps", "shared", "nfs-shared", sc="nfs"), pv("nfs-shared", {"nfs": {"server": "10.0.0.5", "path": "/exports/shared"}}, ("apps", "shared"), sc="nfs", provisioned=False))
-    c.add(pvc("apps", "logs", "hostpath-logs", sc=""), pv("hostpath-logs", {"hostPath": {"path": "/srv/logs", "type": "Directory"}}, ("apps", "logs"), sc="", provisioned=False))
-    c.add(pvc("apps", "cache", "local-ssd1", sc="local-storage"), pv("local-ssd1", {"local": {"path": "/mnt/disks/ssd1"}}, ("apps", "cache"), sc="local-storage", provisioned=False, affinity=NODE))
+    c.add(pvc("apps", "shared", "nfs-shared", sc="nfs", dynamic=False), pv("nfs-shared", {"nfs": {"server": "10.0.0.5", "path": "/exports/shared"}}, ("apps", "shared"), sc="nfs", provisioned=False))
+    c.add(pvc("apps", "logs", "hostpath-logs", sc="", dynamic=False), pv("hostpath-logs", {"hostPath": {"path": "/srv/logs", "type": "Directory"}}, ("apps", "logs"), sc="", provisioned=False))
+    c.add(pvc("apps", "cache", "local-ssd1", sc="local-storage", dynamic=False), pv("local-ssd1", {"local": {"path": "/mnt/disks/ssd1"}}, ("apps", "cache"), sc="local-storage", provisioned=False, affinity=NODE))
     c.add(pvc("apps", "idle", "pvc-1d1e"), pv("pvc-1d1e", {"csi": {"driver": "rbd.csi.ceph.com", "volumeHandle": "0001-rbd-1d1e"}}, ("apps", "idle")))
     c.add(pvc("apps", "remote", "pvc-2e2f"), pv("pvc-2e2f", {"csi": {"driver": "rbd.csi.ceph.com", "volumeHandle": "0001-rbd-2e2f"}}, ("apps", "remote")))
     c.add(pvc("apps", "raw", "pvc-3a3b", mode="Block"), pv("pvc-3a3b", {"csi": {"driver": "rbd.csi.ceph.com", "volumeHandle": "0001-rbd-3a3b"}}, ("apps", "raw"), mode="Block"))

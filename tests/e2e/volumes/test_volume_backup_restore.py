@@ -90,11 +90,14 @@ def test_backup_all_pvcs_then_restore_changed_trees(api, restic_repo, cli) -> No
     assert set(report) == {f"apps/{n}" for n in volumes} | {"apps/raw"}
     assert report["apps/raw"]["status"] == "skipped" and "Block" in report["apps/raw"]["message"]
     assert report["apps/db-data"]["path"].endswith("volumes/kubernetes.io~csi/pvc-0a1b/mount")
-    # one field-selected pod list, then one GET per PVC and per PV it mounts: no cluster-wide PVC list
+    # one field-selected pod list, one GET per PVC it mounts, and a GET of the PV only where the PV is
+    # needed: the static NFS, hostPath and local PVs and the Block one, not the dynamic CSI one found on disk
     lists = [r for r in api.cluster.requests if r.path == "/api/v1/pods"]
     assert [r.query.get("fieldSelector") for r in lists] == ["spec.nodeName=node-1,status.phase=Running"]
     assert not [r for r in api.cluster.requests if r.path.endswith("/persistentvolumeclaims") or r.path.endswith("/persistentvolumes")]
-    assert len(api.cluster.requests) == 1 + 5 + 5
+    pv_reads = {r.path.rsplit("/", 1)[1] for r in api.cluster.requests if r.path.startswith("/api/v1/persistentvolumes/")}
+    assert pv_reads == {"nfs-shared", "hostpath-logs", "local-ssd1", "pvc-3a3b"}
+    assert len(api.cluster.requests) == 1 + 5 + 4
 
     snaps = restic_repo.repository.snapshots(["kubekeeper", "kind:volume", "cluster:lab", "part=data"])
     tags = {s.tags for s in snaps}
