@@ -178,3 +178,33 @@ def test_etcd_backup_and_restore_inside_the_image(image: Image, tmp_path: Path) 
         assert stored["snapshot_id"]
     finally:
         restored.stop()
+
+
+def test_volume_backup_inside_the_image(image: Image, tmp_path: Path) -> None:
+    """The per-node volume Job's command in the image, as uid 0 like its manifest, against the API
+    stand-in (tests/e2e/volumes/apiserver.py; no API server can run here) on 127.0.0.1: the node's
+    dynamic CSI volume is found on disk, read (a file owned by another user) and stored."""
+    from tests.e2e.volumes.apiserver import FakeCluster, serve
+    from tests.e2e.volumes.conftest import pod, pv, pvc
+
+    cluster = FakeCluster()
+    cluster.add(pvc("shop", "orders", "pvc-orders"), pv("pvc-orders", {"csi": {"driver": "rbd.csi.ceph.com", "volumeHandle": "h"}}, ("shop", "orders")))
+    cluster.pods.append(pod("shop", "orders-db-0", "worker-1", ["orders"]))
+    work = tmp_path / "work"
+    data = work / "kubelet/pods" / cluster.pods[0]["metadata"]["uid"] / "volumes/kubernetes.io~csi/pvc-orders/mount"
+    data.mkdir(parents=True)
+    (data / "orders.db").write_bytes(os.urandom(1 << 16))
+    (data / "orders.db").chmod(0o600)
+    os.chown(data / "orders.db", 999, 999)  # owned by the database's user, not the backup's
+    (work / "password").write_text(secrets.token_urlsafe(18) + "\n")
+    env = {"RESTIC_REPOSITORY": "/work/repo", "RESTIC_PASSWORD_FILE": "/work/password", "NODE_NAME": "worker-1"}
+    with serve(cluster, work / "kubeconfig"):
+        assert image.run("kubekeeper", "repo", "init", volumes=(f"{work}:/work",), env=env, user="0:0").returncode == 0
+        cluster.requests.clear()
+        result = image.run("kubekeeper", "backup", "volume", "--all-pvcs", "--kubeconfig", "/work/kubeconfig", "--kubelet-root", "/work/kubelet",
+                           "--no-hooks", "--format", "json", volumes=(f"{work}:/work",), env=env, user="0:0")
+        requests = list(cluster.requests)
+    assert result.returncode == 0, result.stderr
+    (volume,) = json.loads(result.stdout)["volumes"]
+    assert volume["pvc"] == "shop/orders" and volume["status"] == "ok" and volume["bytes_processed"] == 1 << 16
+    assert [r.path for r in requests] == ["/api/v1/pods", "/api/v1/namespaces/shop/persistentvolumeclaims/orders"]
