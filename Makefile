@@ -51,3 +51,9 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .venv-peers build *.egg-info src/*.egg-info
+
+# the container image localhost/kubekeeper:<version>: buildah, a debootstrap'd Debian trixie base (no
+# container registry needed), the wheel built from this tree; BASE=<registry image> to use one instead
+.PHONY: image
+image: venv
+	PY=$(PY) image/build.sh

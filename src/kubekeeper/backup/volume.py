@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ from kubekeeper.errors import KubekeeperError, OperationFailed
 from kubekeeper.repository import Repository, RepositoryNotFound, Snapshot, selection, snapshot_tags
 from kubekeeper.repository.tags import details_of
 from kubekeeper.volumes import hooks
-from kubekeeper.volumes.model import ELSEWHERE, Problem, PvcRef, VolumeSource
+from kubekeeper.volumes.model import ELSEWHERE, HOOKS_OFF, NO_PATH, Problem, PvcRef, VolumeSource
 from kubekeeper.volumes.swap import WORK_NAME
 
 log = logging.getLogger(__name__)
@@ -176,8 +176,16 @@ def _data_and_metadata(repo: Repository, source: VolumeSource, *, cluster: str, 
     return summary
 
 
+#: problems that fail a run even with --all-pvcs: the volume is mounted here and its files should be
+#: readable, so a missing directory means a wrong --kubelet-root/--host-root or a missing mount; a
+#: volume whose hook may not run is not read without it
+ALWAYS_FAIL = (NO_PATH, HOOKS_OFF)
+
+
 def problem_result(problem: Problem, strict: bool) -> VolumeResult:
-    """Problems are always reported; only ones on another node are informational in --all-pvcs runs."""
+    """Problems are always reported; in --all-pvcs runs, ones on another node are informational and
+    ones that file backup cannot do (Block mode, ...) are `skipped` with the reason."""
+    strict = strict or problem.reason in ALWAYS_FAIL
     status = "elsewhere" if problem.reason == ELSEWHERE and not strict else ("failed" if strict else "skipped")
     return VolumeResult(str(problem.ref), status, problem.node, message=problem.message)
 
@@ -194,12 +202,14 @@ def backup_volumes(
     hook_timeout: float = 300.0,
     strict: bool = True,
     lookup_parents: bool = True,
+    named: Collection[PvcRef] = (),
 ) -> list[VolumeResult]:
     """Back up every source (up to `concurrency` at once); problems become results, never dropped.
+    Problems of `named` PVCs fail the run even when `strict` is off (--all-pvcs plus --pvc).
 
     `lookup_parents=False` (a stable --source-dir path) leaves parent selection to restic (same host and
     path), saving one repository round trip; kubelet paths change with the pod uid, so they need it."""
-    results = [problem_result(p, strict) for p in problems]
+    results = [problem_result(p, strict or p.ref in named) for p in problems]
     if not sources:
         return sorted(results, key=lambda r: r.pvc)
     if lookup_parents:

@@ -39,13 +39,15 @@ def _render(results: list[VolumeResult], fmt: Format) -> None:
 
 @backup_app.command("volume")
 def backup_volume(
-    pvc: list[str] = typer.Option([], "--pvc", help="NAMESPACE/NAME of a PVC (repeatable)."),
-    all_pvcs: bool = typer.Option(False, "--all-pvcs", help="Every PVC mounted on this node (of -n NS if given)."),
+    pvc: list[str] = typer.Option([], "--pvc", help="NAMESPACE/NAME of a PVC (repeatable); with --all-pvcs, in addition."),
+    all_pvcs: bool = typer.Option(False, "--all-pvcs", help="Every PVC mounted by a pod running on this node (of -n NS if given)."),
     namespace: str | None = typer.Option(None, "--namespace", "-n", help="With --all-pvcs: only this namespace."),
     source_dir: Path | None = typer.Option(None, "--source-dir", help="Back up this directory for the one --pvc, without the API."),
     exclude: list[str] = typer.Option([], "--exclude", help="restic exclude glob (repeatable)."),
     concurrency: int = typer.Option(2, "--concurrency", min=1, max=64, help="Volumes backed up at once."),
     hook_timeout: float = typer.Option(300.0, "--hook-timeout", help="Seconds a pre/post hook may run."),
+    hook_namespace: list[str] = typer.Option([], "--hook-namespace", help="Run hooks only in these namespaces (repeatable); a volume with a hook elsewhere fails."),
+    no_hooks: bool = typer.Option(False, "--no-hooks", help="Run no hooks; a volume that has one fails (it is not read without it)."),
     kubeconfig: Path | None = KUBECONFIG_OPTION,
     context: str | None = CONTEXT_OPTION,
     kubelet_root: Path = KUBELET_ROOT_OPTION,
@@ -57,12 +59,18 @@ def backup_volume(
     cluster_name: str = CLUSTER_OPTION,
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """One restic snapshot per PVC, read straight from its volume directory on this node."""
+    """One restic snapshot per PVC, read straight from its volume directory on this node.
+
+    With --all-pvcs the API cost is one LIST of this node's running pods plus one GET per PVC they
+    mount (and per PV where the PV is needed), whatever the size of the cluster."""
+    from kubekeeper.volumes.hooks import allowed_in
     from kubekeeper.volumes.locate import locate, this_node
 
     refs = [PvcRef.parse(p) for p in pvc]
-    if all_pvcs == bool(refs):
-        raise BadInput("give --pvc NS/NAME (repeatable) or --all-pvcs, not both or neither")
+    if not all_pvcs and not refs:
+        raise BadInput("give --pvc NS/NAME (repeatable) or --all-pvcs")
+    if source_dir is not None and all_pvcs:
+        raise BadInput("--source-dir backs up one directory: give exactly one --pvc, not --all-pvcs")
     repository = open_repository(repo, password_file, repo_cacert)
     node_name = this_node(node)
     executor = None
@@ -76,11 +84,15 @@ def backup_volume(
         cluster = _cluster(kubeconfig, context)
         executor = cluster
         sources, problems = locate(cluster, refs, all_pvcs=all_pvcs, namespace=namespace, node=node_name, kubelet_root=kubelet_root, host_root=host_root)
+        if no_hooks and hook_namespace:
+            raise BadInput("give --no-hooks or --hook-namespace, not both")
+        sources, refused = allowed_in(sources, set() if no_hooks else (set(hook_namespace) if hook_namespace else None))
+        problems = [*problems, *refused]
     if fmt is Format.text:
         stderr.print(f"backing up {len(sources)} volume(s) on node {node_name}", markup=False, highlight=False)
     results = backup_volumes(
         repository, sources, problems, cluster=cluster_name, excludes=exclude, concurrency=concurrency,
-        executor=executor, hook_timeout=hook_timeout, strict=not all_pvcs, lookup_parents=source_dir is None,
+        executor=executor, hook_timeout=hook_timeout, strict=not all_pvcs, lookup_parents=source_dir is None, named=refs,
     )
     _render(results, fmt)
     failed = [r for r in results if r.status == "failed"]

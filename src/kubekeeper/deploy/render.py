@@ -1,6 +1,16 @@
-"""Render the in-cluster deployment: namespace, ServiceAccount with the least RBAC, a CronJob for etcd
-and registry backups on a control-plane node, and a DaemonSet that backs up the volumes mounted on
-each node (so thousands of nodes back up in parallel on the engine the cluster already runs).
+"""Render the in-cluster deployment (docs/in-cluster.md): what an admin applies to run kubekeeper in
+the cluster it protects.
+
+- Two namespaces, each with the strictest PodSecurity level its pods pass: `restricted` for the
+  pods that need nothing from the node (the volume dispatcher, the registry backup), `privileged`
+  for the ones that read node files (etcd client certificates, the kubelet's volume directories).
+- etcd and registry backups as separate CronJobs: one failing never skips the other.
+- Volume backups: a dispatcher CronJob lists running pods and PVs once per cycle (paginated) and
+  creates one Job per node that has volumes, pinned to it, at a per-node slot in a window (jitter);
+  the Job template is a ConfigMap the dispatcher mounts, so what runs on the nodes is in this output.
+- RBAC only for what the features in use need (`pods/exec` only in the namespaces given with
+  --hook-namespace); credentials only from Secrets named on the command line; no shell anywhere:
+  every container gets an argv list (ENTRYPOINT is kubekeeper).
 
 Pure: options in, a list of API objects (dicts) out; `write` puts them in files.
 """
@@ -12,27 +22,57 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import LiteralScalarString
 
-from kubekeeper import urls
+from kubekeeper import __version__, urls
 from kubekeeper.errors import BadInput
 from kubekeeper.fsutil import write_atomic
 from kubekeeper.names import check_cluster_name
 
 APP = "kubekeeper"
-SECRET = "kubekeeper-repository"  # keys: repository, password (created by the operator, never rendered)
+#: the image `make image` builds
+IMAGE = f"localhost/kubekeeper:{__version__}"
+NONROOT = 65532  # the image's user
+#: where the volume Job template is mounted in the dispatcher
+TEMPLATE_DIR = "/etc/kubekeeper/volume-job"
+TEMPLATE_KEY = "job.yaml"
+#: mount points inside the volume Jobs: the kubelet's pods directory, and hostPath/local PV paths
+KUBELET_MOUNT = "/host/kubelet"
+HOST_ROOT_MOUNT = "/host/root"
+ETCD_CLIENT_DIR = "/etc/kubekeeper/etcd"
+PSA = "pod-security.kubernetes.io"
 
 
 @dataclass(frozen=True)
 class DeployOptions:
-    namespace: str = "kubekeeper-system"
-    image: str = "ghcr.io/kubekeeper/kubekeeper:0.1.0"
+    namespace: str = "kubekeeper"                 # restricted: volume dispatcher, registry backup
+    node_namespace: str = "kubekeeper-node"       # privileged: etcd backup, per-node volume Jobs
+    image: str = IMAGE
     cluster: str = "default"
-    schedule: str = "30 1 * * *"
-    volume_interval_seconds: int = 86400
+    etcd_schedule: str = "30 1 * * *"
+    registry_schedule: str = "0 2 * * *"
+    volume_schedule: str = "0 3 * * *"
+    time_zone: str | None = None
+    volume_window_seconds: int = 4 * 3600         # per-node start times spread over this window
     etcd_endpoints: str = "https://127.0.0.1:2379"
+    etcd_pki_dir: str = "/etc/kubernetes/pki/etcd"
+    etcd_files: tuple[str, str, str] = ("ca.crt", "healthcheck-client.crt", "healthcheck-client.key")
     registry: str | None = None
+    repository_secret: str = "kubekeeper-repository"   # keys: repository, password
+    backend_secret: str | None = None                   # every key becomes an env var (AWS_ACCESS_KEY_ID, ...)
+    registry_secret: str | None = None                  # keys: username, password
+    registry_cache_size: str = "50Gi"
+    registry_cache_storage_class: str | None = None
     kubelet_root: str = "/var/lib/kubelet"
     concurrency: int = 2
+    hook_namespaces: tuple[str, ...] = ()
+    pushgateway: str | None = None
+    priority_class: str | None = None
+    etcd_deadline_seconds: int = 3600
+    registry_deadline_seconds: int = 6 * 3600
+    volume_deadline_seconds: int = 6 * 3600
+    starting_deadline_seconds: int = 3600
+    volume_memory_limit: str = "2Gi"
 
     def __post_init__(self) -> None:
         """Values that go into the jobs' shell command lines are checked (and normalised) here, so a typo
@@ -50,166 +90,334 @@ class DeployOptions:
 
 
 def _labels(component: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": APP, "app.kubernetes.io/component": component}
+    return {"app.kubernetes.io/name": APP, "app.kubernetes.io/component": component, "app.kubernetes.io/version": __version__}
 
 
-def _repo_env() -> list[dict]:
+def _meta(name: str, component: str, namespace: str | None = None) -> dict:
+    meta: dict = {"name": name, "labels": _labels(component)}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
+
+
+# ------------------------------------------------------------------------------------------ pieces
+def _repo_env(o: DeployOptions) -> list[dict]:
     return [
-        {"name": "RESTIC_REPOSITORY", "valueFrom": {"secretKeyRef": {"name": SECRET, "key": "repository"}}},
+        {"name": "RESTIC_REPOSITORY", "valueFrom": {"secretKeyRef": {"name": o.repository_secret, "key": "repository"}}},
         {"name": "RESTIC_PASSWORD_FILE", "value": "/etc/kubekeeper/repository/password"},
-        {"name": "RESTIC_CACHE_DIR", "value": "/cache"},
+        {"name": "RESTIC_CACHE_DIR", "value": "/cache/restic"},
+        {"name": "KUBEKEEPER_CLUSTER", "value": o.cluster},
     ]
 
 
-def _security(read_any_file: bool) -> dict:
-    caps = {"drop": ["ALL"]}
-    if read_any_file:
-        caps["add"] = ["DAC_READ_SEARCH"]  # read every volume's files whatever their owner
-    return {"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": caps}
+def _env_from(o: DeployOptions) -> list[dict]:
+    """Backend credentials (AWS_*, B2_*, AZURE_*, ...) from one Secret, whatever the backend."""
+    return [{"secretRef": {"name": o.backend_secret}}] if o.backend_secret else []
 
 
-def _common_volumes() -> list[dict]:
-    return [
-        {"name": "repository", "secret": {"secretName": SECRET, "items": [{"key": "password", "path": "password"}], "defaultMode": 0o400}},
-        {"name": "cache", "emptyDir": {}},
-        {"name": "tmp", "emptyDir": {}},
-    ]
+def _repo_volumes(o: DeployOptions) -> list[dict]:
+    return [{"name": "repository-password", "secret": {"secretName": o.repository_secret, "items": [{"key": "password", "path": "password"}], "defaultMode": 0o400}}]
 
 
-def _common_mounts() -> list[dict]:
-    return [
-        {"name": "repository", "mountPath": "/etc/kubekeeper/repository", "readOnly": True},
-        {"name": "cache", "mountPath": "/cache"},
-        {"name": "tmp", "mountPath": "/tmp"},
-    ]
+def _repo_mounts() -> list[dict]:
+    return [{"name": "repository-password", "mountPath": "/etc/kubekeeper/repository", "readOnly": True}]
 
 
-def namespace(o: DeployOptions) -> dict:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": o.namespace, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}
+def _scratch(cache: bool = True) -> tuple[list[dict], list[dict]]:
+    volumes = [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    if cache:
+        volumes.append({"name": "cache", "emptyDir": {"sizeLimit": "10Gi"}})
+        mounts.append({"name": "cache", "mountPath": "/cache"})
+    return volumes, mounts
 
 
-def service_account(o: DeployOptions) -> dict:
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": APP, "namespace": o.namespace, "labels": _labels("rbac")}}
+def _restricted_pod() -> dict:
+    return {"runAsNonRoot": True, "runAsUser": NONROOT, "runAsGroup": NONROOT, "fsGroup": NONROOT, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def cluster_role(o: DeployOptions) -> dict:
-    """Read PVCs, PVs and pods to find volumes; exec into pods only for pre/post-backup hooks."""
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": APP, "labels": _labels("rbac")},
-        "rules": [
-            {"apiGroups": [""], "resources": ["persistentvolumeclaims", "persistentvolumes", "pods"], "verbs": ["get", "list"]},
-            {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
-        ],
-    }
+def _restricted_container() -> dict:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
 
 
-def cluster_role_binding(o: DeployOptions) -> dict:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": APP, "labels": _labels("rbac")},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": APP},
-        "subjects": [{"kind": "ServiceAccount", "name": APP, "namespace": o.namespace}],
-    }
+def _root_container(add: tuple[str, ...] = ()) -> dict:
+    """uid 0 to read root-owned node files, every capability dropped but `add`, no escalation."""
+    caps: dict = {"drop": ["ALL"]}
+    if add:
+        caps["add"] = list(add)
+    return {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True, "capabilities": caps}
 
 
-def control_plane_cronjob(o: DeployOptions) -> dict:
-    """etcd (+ registry) backups on a control-plane node, where kubeadm keeps the etcd client certs."""
-    pki = "/etc/kubernetes/pki/etcd"
-    script = [
-        f"kubekeeper backup etcd --endpoints {o.etcd_endpoints} --cacert {pki}/ca.crt --cert {pki}/healthcheck-client.crt --key {pki}/healthcheck-client.key --cluster {o.cluster}",
-    ]
-    if o.registry:
-        script.append(f"kubekeeper backup registry --registry {o.registry} --cluster {o.cluster}")
+def wrap(o: DeployOptions, part: str, args: list[str]) -> list[str]:
+    """With --pushgateway, run the command under `deploy run` so every run pushes its metrics."""
+    if not o.pushgateway:
+        return args
+    return ["deploy", "run", "--pushgateway", o.pushgateway, "--part", part, "--cluster", o.cluster, "--", *args]
+
+
+def _container(o: DeployOptions, name: str, args: list[str], *, env: list[dict], mounts: list[dict], security: dict, resources: dict) -> dict:
     container = {
-        "name": "backup",
+        "name": name,
         "image": o.image,
-        "command": ["/bin/sh", "-ec", " && ".join(script)],
-        "env": _repo_env(),
-        "volumeMounts": [*_common_mounts(), {"name": "etcd-pki", "mountPath": pki, "readOnly": True}],
-        "securityContext": _security(False),
-        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        "imagePullPolicy": "IfNotPresent",
+        "args": args,  # argv for the image's ENTRYPOINT (kubekeeper): no shell, nothing to quote
+        "env": env,
+        "volumeMounts": mounts,
+        "securityContext": security,
+        "resources": resources,
+        "terminationMessagePolicy": "FallbackToLogsOnError",  # the failure's last lines in the pod status
     }
-    pod_spec = {
-        "serviceAccountName": APP,
-        "restartPolicy": "OnFailure",
-        "hostNetwork": True,  # etcd listens on the node's loopback in kubeadm clusters
-        "nodeSelector": {"node-role.kubernetes.io/control-plane": ""},
-        "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}],
-        "containers": [container],
-        "volumes": [*_common_volumes(), {"name": "etcd-pki", "hostPath": {"path": pki, "type": "Directory"}}],
+    if o.backend_secret:
+        container["envFrom"] = _env_from(o)
+    return container
+
+
+def _pod_spec(o: DeployOptions, service_account: str, containers: list[dict], volumes: list[dict], *, automount: bool, security: dict, **extra: object) -> dict:
+    spec: dict = {
+        "serviceAccountName": service_account,
+        "automountServiceAccountToken": automount,
+        "restartPolicy": "Never",  # each retry is a new pod: its logs stay for the post-mortem
+        "securityContext": security,
+        "containers": containers,
+        "volumes": volumes,
+        **extra,
     }
+    if o.priority_class:
+        spec["priorityClassName"] = o.priority_class
+    return spec
+
+
+def _cronjob(o: DeployOptions, name: str, namespace: str, component: str, schedule: str, deadline: int, pod_spec: dict) -> dict:
+    spec: dict = {
+        "schedule": schedule,
+        "concurrencyPolicy": "Forbid",  # never two at once; activeDeadlineSeconds ends a hung one
+        "startingDeadlineSeconds": o.starting_deadline_seconds,
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 5,
+        "jobTemplate": {
+            "metadata": {"labels": _labels(component)},
+            "spec": {
+                "backoffLimit": 2,
+                "activeDeadlineSeconds": deadline,
+                "template": {"metadata": {"labels": _labels(component)}, "spec": pod_spec},
+            },
+        },
+    }
+    if o.time_zone:
+        spec["timeZone"] = o.time_zone
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": _meta(name, component, namespace), "spec": spec}
+
+
+# ------------------------------------------------------------------------------------------ objects
+def namespaces(o: DeployOptions) -> list[dict]:
+    """PodSecurity: `restricted` where the pods need nothing from the node; `privileged` only where
+    they must mount node files (hostPath is not allowed below `privileged`)."""
+    def ns(name: str, level: str, component: str) -> dict:
+        labels = {**_labels(component), f"{PSA}/enforce": level, f"{PSA}/enforce-version": "latest",
+                  f"{PSA}/audit": level, f"{PSA}/warn": level}
+        return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+    return [ns(o.namespace, "restricted", "cluster-level"), ns(o.node_namespace, "privileged", "node-level")]
+
+
+def service_accounts(o: DeployOptions) -> list[dict]:
+    def sa(name: str, namespace: str, automount: bool) -> dict:
+        return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, "rbac", namespace), "automountServiceAccountToken": automount}
+
+    accounts = [sa(f"{APP}-dispatch", o.namespace, True), sa(f"{APP}-volume", o.node_namespace, True), sa(f"{APP}-etcd", o.node_namespace, False)]
+    if o.registry:
+        accounts.append(sa(f"{APP}-registry", o.namespace, False))
+    return accounts
+
+
+def _rule(resources: list[str], verbs: list[str], group: str = "") -> dict:
+    return {"apiGroups": [group], "resources": resources, "verbs": verbs}
+
+
+def _binding(kind: str, name: str, subject: tuple[str, str], namespace: str | None = None) -> dict:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": f"{kind}Binding",
+        "metadata": _meta(name, "rbac", namespace),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": subject[0], "namespace": subject[1]}],
+    }
+
+
+def _role(kind: str, name: str, rules: list[dict], namespace: str | None = None) -> dict:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": _meta(name, "rbac", namespace), "rules": rules}
+
+
+def rbac(o: DeployOptions) -> list[dict]:
+    """Read-only, per feature: the dispatcher lists running pods and PVs and creates Jobs in the node
+    namespace only; a node's volume Job lists pods (field-selected to its node) and GETs PVCs/PVs;
+    `pods/exec` (create: POST, get: websocket upgrade) only in the namespaces that have hooks."""
+    dispatch, volume = (f"{APP}-dispatch", o.namespace), (f"{APP}-volume", o.node_namespace)
+    objects = [
+        _role("ClusterRole", f"{APP}-dispatch", [_rule(["pods", "persistentvolumes"], ["list"])]),
+        _binding("ClusterRole", f"{APP}-dispatch", dispatch),
+        _role("Role", f"{APP}-dispatch", [_rule(["jobs"], ["create"], "batch")], o.node_namespace),
+        _binding("Role", f"{APP}-dispatch", dispatch, o.node_namespace),
+        _role("ClusterRole", f"{APP}-volume", [_rule(["pods"], ["list"]), _rule(["persistentvolumeclaims", "persistentvolumes"], ["get"])]),
+        _binding("ClusterRole", f"{APP}-volume", volume),
+    ]
+    for namespace in o.hook_namespaces:
+        objects += [
+            _role("Role", f"{APP}-hooks", [_rule(["pods/exec"], ["create", "get"])], namespace),
+            _binding("Role", f"{APP}-hooks", volume, namespace),
+        ]
+    return objects
+
+
+def etcd_cronjob(o: DeployOptions) -> dict:
+    """`backup etcd` on a control-plane node with kubeadm's etcd client certificate: the three files
+    it needs, each mounted alone (never the pki directory with the CA and server keys)."""
+    ca, cert, key = (f"{ETCD_CLIENT_DIR}/{name}" for name in o.etcd_files)
+    args = wrap(o, "etcd", ["backup", "etcd", "--endpoints", o.etcd_endpoints, "--cacert", ca, "--cert", cert, "--key", key, "--cluster", o.cluster])
+    scratch_volumes, scratch_mounts = _scratch()
+    files = [(f"etcd-{i}", name) for i, name in enumerate(o.etcd_files)]
+    mounts = [*_repo_mounts(), *scratch_mounts, *({"name": v, "mountPath": f"{ETCD_CLIENT_DIR}/{name}", "readOnly": True} for v, name in files)]
+    volumes = [*_repo_volumes(o), *scratch_volumes, *({"name": v, "hostPath": {"path": f"{o.etcd_pki_dir}/{name}", "type": "File"}} for v, name in files)]
+    container = _container(o, "etcd-backup", args, env=_repo_env(o), mounts=mounts, security=_root_container(),
+                           resources={"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}})
+    pod = _pod_spec(
+        o, f"{APP}-etcd", [container], volumes, automount=False, security={"seccompProfile": {"type": "RuntimeDefault"}},
+        hostNetwork=True,  # kubeadm's etcd listens on the node's 127.0.0.1
+        dnsPolicy="ClusterFirstWithHostNet",
+        nodeSelector={"node-role.kubernetes.io/control-plane": ""},
+        tolerations=[{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}],
+    )
+    return _cronjob(o, f"{APP}-etcd", o.node_namespace, "etcd-backup", o.etcd_schedule, o.etcd_deadline_seconds, pod)
+
+
+def registry_cache(o: DeployOptions) -> dict:
+    """The OCI layout cache survives between runs: only new blobs are fetched each night."""
+    spec: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": o.registry_cache_size}}}
+    if o.registry_cache_storage_class:
+        spec["storageClassName"] = o.registry_cache_storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(f"{APP}-registry-cache", "registry-backup", o.namespace), "spec": spec}
+
+
+def registry_cronjob(o: DeployOptions) -> dict:
+    """`backup registry` as the image's non-root user, under the `restricted` PodSecurity level."""
+    assert o.registry
+    args = wrap(o, "registry", ["backup", "registry", "--registry", o.registry, "--cache", "/cache/registry", "--cluster", o.cluster, "--no-progress"])
+    env = _repo_env(o)
+    if o.registry_secret:
+        env += [{"name": f"KUBEKEEPER_REGISTRY_{key.upper()}", "valueFrom": {"secretKeyRef": {"name": o.registry_secret, "key": key}}}
+                for key in ("username", "password")]
+    scratch_volumes, scratch_mounts = _scratch(cache=False)
+    mounts = [*_repo_mounts(), *scratch_mounts, {"name": "cache", "mountPath": "/cache"}]
+    volumes = [*_repo_volumes(o), *scratch_volumes, {"name": "cache", "persistentVolumeClaim": {"claimName": f"{APP}-registry-cache"}}]
+    container = _container(o, "registry-backup", args, env=env, mounts=mounts, security=_restricted_container(),
+                           resources={"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "2Gi"}})
+    pod = _pod_spec(o, f"{APP}-registry", [container], volumes, automount=False, security=_restricted_pod())
+    return _cronjob(o, f"{APP}-registry", o.namespace, "registry-backup", o.registry_schedule, o.registry_deadline_seconds, pod)
+
+
+def volume_args(o: DeployOptions) -> list[str]:
+    args = ["backup", "volume", "--all-pvcs", "--kubelet-root", KUBELET_MOUNT, "--host-root", HOST_ROOT_MOUNT,
+            "--concurrency", str(o.concurrency), "--cluster", o.cluster]
+    if o.hook_namespaces:
+        for namespace in o.hook_namespaces:
+            args += ["--hook-namespace", namespace]
+    else:
+        args.append("--no-hooks")
+    return wrap(o, "volume", args)
+
+
+def volume_job_template(o: DeployOptions) -> dict:
+    """The Job the dispatcher creates for each node with volumes (it sets the name, pins it to the
+    node, mounts the node's hostPath/local PV paths read-only and adds `--pvc` for unmounted local PVs).
+
+    uid 0 with only DAC_READ_SEARCH (read any file, write none), read-only mounts, and only the
+    kubelet's `pods` directory: not its keys, not the host's root."""
+    scratch_volumes, scratch_mounts = _scratch()
+    pods_dir = f"{o.kubelet_root.rstrip('/')}/pods"
+    mounts = [*_repo_mounts(), *scratch_mounts,
+              {"name": "kubelet-pods", "mountPath": f"{KUBELET_MOUNT}/pods", "readOnly": True, "mountPropagation": "HostToContainer"}]
+    volumes = [*_repo_volumes(o), *scratch_volumes, {"name": "kubelet-pods", "hostPath": {"path": pods_dir, "type": "Directory"}}]
+    env = [*_repo_env(o), {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+    container = _container(o, "volume-backup", volume_args(o), env=env, mounts=mounts, security=_root_container(("DAC_READ_SEARCH",)),
+                           resources={"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": o.volume_memory_limit}})
+    pod = _pod_spec(
+        o, f"{APP}-volume", [container], volumes, automount=True, security={"seccompProfile": {"type": "RuntimeDefault"}},
+        tolerations=[{"operator": "Exists"}],  # pinned to one node: reach tainted nodes too
+        affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["NODE"]}]}]}}},
+    )
+    labels = _labels("volume-backup")
     return {
         "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": {"name": f"{APP}-control-plane", "namespace": o.namespace, "labels": _labels("control-plane-backup")},
+        "kind": "Job",
+        "metadata": {"name": f"{APP}-volume", "namespace": o.node_namespace, "labels": labels},
         "spec": {
-            "schedule": o.schedule,
-            "concurrencyPolicy": "Forbid",
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 3,
-            "jobTemplate": {"spec": {"backoffLimit": 2, "template": {"metadata": {"labels": _labels("control-plane-backup")}, "spec": pod_spec}}},
+            "backoffLimit": 2,
+            "activeDeadlineSeconds": o.volume_deadline_seconds,
+            "ttlSecondsAfterFinished": 3 * 86400,  # failed Jobs stay visible for days, then go
+            "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
 
 
-def volume_daemonset(o: DeployOptions) -> dict:
-    """One pod per node backs up the PVCs mounted there; kubelet dir read-only with HostToContainer
-    propagation so volumes mounted after the pod started are visible."""
-    loop = (
-        f"while true; do kubekeeper backup volume --all-pvcs --kubelet-root /host/kubelet --concurrency {o.concurrency} "
-        f"--cluster {o.cluster} || echo 'volume backup failed; see above' >&2; sleep {o.volume_interval_seconds}; done"
-    )
-    container = {
-        "name": "volume-backup",
-        "image": o.image,
-        "command": ["/bin/sh", "-c", loop],
-        "env": [*_repo_env(), {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
-        "volumeMounts": [
-            *_common_mounts(),
-            {"name": "kubelet", "mountPath": "/host/kubelet", "readOnly": True, "mountPropagation": "HostToContainer"},
-        ],
-        "securityContext": _security(True),
-        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "2Gi"}},
-    }
-    pod_spec = {
-        "serviceAccountName": APP,
-        "priorityClassName": "system-node-critical",
-        "tolerations": [{"operator": "Exists"}],
-        "containers": [container],
-        "volumes": [*_common_volumes(), {"name": "kubelet", "hostPath": {"path": o.kubelet_root, "type": "Directory"}}],
-    }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": f"{APP}-volumes", "namespace": o.namespace, "labels": _labels("volume-backup")},
-        "spec": {
-            "selector": {"matchLabels": _labels("volume-backup")},
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
-            "template": {"metadata": {"labels": _labels("volume-backup")}, "spec": pod_spec},
-        },
-    }
+def volume_template_configmap(o: DeployOptions) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(f"{APP}-volume-job", "volume-backup", o.namespace),
+            "data": {TEMPLATE_KEY: LiteralScalarString(to_yaml([volume_job_template(o)]))}}
+
+
+def dispatch_cronjob(o: DeployOptions) -> dict:
+    """Once per cycle: list running pods and PVs (paginated), create the per-node Jobs over the window."""
+    args = ["deploy", "dispatch", "--template", f"{TEMPLATE_DIR}/{TEMPLATE_KEY}", "--window", str(o.volume_window_seconds)]
+    env = [{"name": "JOB_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}}]
+    scratch_volumes, scratch_mounts = _scratch(cache=False)
+    mounts = [*scratch_mounts, {"name": "template", "mountPath": TEMPLATE_DIR, "readOnly": True}]
+    volumes = [*scratch_volumes, {"name": "template", "configMap": {"name": f"{APP}-volume-job"}}]
+    container = _container(o, "dispatch", wrap(o, "dispatch", args), env=env, mounts=mounts, security=_restricted_container(),
+                           resources={"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}})
+    container.pop("envFrom", None)  # no repository access
+    pod = _pod_spec(o, f"{APP}-dispatch", [container], volumes, automount=True, security=_restricted_pod())
+    return _cronjob(o, f"{APP}-volumes", o.namespace, "volume-dispatch", o.volume_schedule, o.volume_window_seconds + 3600, pod)
 
 
 def render(o: DeployOptions) -> list[dict]:
-    return [namespace(o), service_account(o), cluster_role(o), cluster_role_binding(o), control_plane_cronjob(o), volume_daemonset(o)]
+    objects = [*namespaces(o), *service_accounts(o), *rbac(o), etcd_cronjob(o)]
+    if o.registry:
+        objects += [registry_cache(o), registry_cronjob(o)]
+    objects += [volume_template_configmap(o), dispatch_cronjob(o)]
+    return objects
+
+
+def images(objects: list[dict]) -> set[str]:
+    """Every container image the objects run (the volume Job template included)."""
+    found: set[str] = set()
+    for obj in objects:
+        if obj["kind"] == "ConfigMap" and TEMPLATE_KEY in obj.get("data", {}):
+            found |= images(list(YAML(typ="safe").load_all(obj["data"][TEMPLATE_KEY])))
+            continue
+        spec = obj.get("spec", {})
+        pod = (spec.get("jobTemplate", {}).get("spec", {}) or spec).get("template", {}).get("spec", {})
+        found |= {c["image"] for c in [*pod.get("containers", []), *pod.get("initContainers", [])]}
+    return found
 
 
 def to_yaml(objects: list[dict]) -> str:
     yaml = YAML()
     yaml.default_flow_style = False
+    yaml.width = 4096
+    yaml.representer.ignore_aliases = lambda *args: True  # shared label dicts: written out, never &anchors
     out = io.StringIO()
     yaml.dump_all(objects, out)
     return out.getvalue()
 
 
 def write(objects: list[dict], output_dir: Path) -> list[Path]:
-    """One file per object (NN-kind-name.yaml), written atomically."""
+    """One file per object (NN-kind-namespace-name.yaml), written atomically."""
     written = []
     for index, obj in enumerate(objects):
-        path = output_dir / f"{index:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+        meta = obj["metadata"]
+        scope = f"{meta['namespace']}-" if meta.get("namespace") else ""
+        path = output_dir / f"{index:02d}-{obj['kind'].lower()}-{scope}{meta['name']}.yaml"
         write_atomic(path, to_yaml([obj]))
         written.append(path)
     return written

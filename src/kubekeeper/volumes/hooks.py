@@ -11,7 +11,7 @@ import json
 from typing import Protocol
 
 from kubekeeper.errors import OperationFailed
-from kubekeeper.volumes.model import Hook
+from kubekeeper.volumes.model import HOOKS_OFF, Hook, Problem, VolumeSource
 
 PRE = "kubekeeper.io/pre-backup"
 POST = "kubekeeper.io/post-backup"
@@ -65,3 +65,24 @@ def run_hook(executor: Executor, hook: Hook, what: str, timeout: float) -> None:
     if status != 0:
         last = next((line for line in reversed(output.splitlines()) if line.strip()), "no output")
         raise OperationFailed(f"{what} hook in {hook.namespace}/{hook.pod}[{hook.container}] exited {status}: {last.strip()}")
+
+
+def allowed_in(sources: list[VolumeSource], namespaces: set[str] | None) -> tuple[list[VolumeSource], list[Problem]]:
+    """Split off the volumes whose hooks may not run here (`namespaces`: where exec is granted; None:
+    anywhere). Such a volume fails rather than being read without the freeze/flush its owner asked for."""
+    if namespaces is None:
+        return sources, []
+    keep: list[VolumeSource] = []
+    refused: list[Problem] = []
+    for source in sources:
+        hook = source.pre_hook or source.post_hook
+        if hook is None or hook.namespace in namespaces:
+            keep.append(source)
+            continue
+        refused.append(Problem(
+            source.ref, HOOKS_OFF,
+            f"PVC {source.ref} has a backup hook (pod {hook.namespace}/{hook.pod}), but hooks are not enabled in namespace "
+            f"{hook.namespace}: not backed up without it (in-cluster: kubekeeper deploy render --hook-namespace {hook.namespace})",
+            node=source.node,
+        ))
+    return keep, refused

@@ -1,6 +1,10 @@
 """The Kubernetes API through the official client: kubeconfig (+ --context) or the in-cluster
 service account. Objects come back as the API's own JSON dicts, so they can be stored as-is and
-resolution stays pure and testable."""
+resolution stays pure and testable.
+
+Cost matters at 5,000 nodes: a node reads its own pods with one field-selected LIST
+(`spec.nodeName`), then GETs only the PVCs and PVs those pods use; lists are paginated (`limit` +
+`continue`) so no response holds a whole cluster."""
 
 from __future__ import annotations
 
@@ -17,6 +21,11 @@ from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.volumes.model import PvcRef
 
 log = logging.getLogger(__name__)
+
+#: items per LIST page: the API server's own default for `kubectl get` chunks
+PAGE_SIZE = 500
+#: pods that hold their volumes mounted (kubelet mounts before the containers start: Running)
+RUNNING = "status.phase=Running"
 
 
 @contextmanager
@@ -66,7 +75,9 @@ class Cluster:
         self.host = configuration.host
         self.api_client = client.ApiClient(configuration)
         self.core = client.CoreV1Api(self.api_client)
+        self.batch = client.BatchV1Api(self.api_client)
         self._pods: dict[str, list[dict]] = {}
+        self._node_pods: dict[tuple[str, str | None], list[dict]] = {}
 
     def _json(self, method, *args: object, what: str, **kw: object) -> dict | None:
         from kubernetes.client.exceptions import ApiException
@@ -80,25 +91,81 @@ class Cluster:
                 raise
             return json.loads(response.data)
 
+    def _list(self, method, *args: object, kind: str, what: str, **kw: object) -> list[dict]:
+        """Every item of a LIST, page by page; a `continue` token that expired (410) restarts it."""
+        from kubernetes.client.exceptions import ApiException
+
+        for _ in range(3):
+            items: list[dict] = []
+            token: str | None = None
+            try:
+                while True:
+                    page_kw = {**kw, "limit": PAGE_SIZE}
+                    if token:
+                        page_kw["_continue"] = token
+                    doc = self._json(method, *args, what=what, **page_kw)
+                    items.extend(_items(doc, kind))
+                    token = ((doc or {}).get("metadata") or {}).get("continue")
+                    if not token:
+                        return items
+            except OperationFailed as exc:
+                cause = exc.__cause__
+                if not (token and isinstance(cause, ApiException) and cause.status == 410):
+                    raise
+                log.warning("%s: the list changed too much while paging (410 Gone); listing again", what)
+        raise OperationFailed(f"Kubernetes API error during {what}: the list kept expiring while paging")
+
     def get_pvc(self, ref: PvcRef) -> dict | None:
         return self._json(self.core.read_namespaced_persistent_volume_claim, ref.name, ref.namespace, what=f"reading PVC {ref}")
 
     def list_pvcs(self, namespace: str | None = None) -> list[dict]:
         if namespace:
-            doc = self._json(self.core.list_namespaced_persistent_volume_claim, namespace, what=f"listing PVCs in {namespace}")
-        else:
-            doc = self._json(self.core.list_persistent_volume_claim_for_all_namespaces, what="listing PVCs")
-        return _items(doc, "PersistentVolumeClaim")
+            return self._list(self.core.list_namespaced_persistent_volume_claim, namespace, kind="PersistentVolumeClaim", what=f"listing PVCs in {namespace}")
+        return self._list(self.core.list_persistent_volume_claim_for_all_namespaces, kind="PersistentVolumeClaim", what="listing PVCs")
 
     def get_pv(self, name: str) -> dict | None:
         return self._json(self.core.read_persistent_volume, name, what=f"reading PV {name}")
 
+    def list_pvs(self) -> list[dict]:
+        return self._list(self.core.list_persistent_volume, kind="PersistentVolume", what="listing PVs")
+
     def pods(self, namespace: str, refresh: bool = False) -> list[dict]:
-        """Pods of a namespace (cached: one LIST per namespace per run)."""
+        """Pods of a namespace (cached). Only to say where a PVC named on the command line is mounted
+        when it is not mounted here; a node's own run never lists a namespace."""
         if refresh or namespace not in self._pods:
-            doc = self._json(self.core.list_namespaced_pod, namespace, what=f"listing pods in {namespace}")
-            self._pods[namespace] = _items(doc, "Pod")
+            self._pods[namespace] = self._list(self.core.list_namespaced_pod, namespace, kind="Pod", what=f"listing pods in {namespace}")
         return self._pods[namespace]
+
+    def pods_on_node(self, node: str, namespace: str | None = None, refresh: bool = False) -> list[dict]:
+        """Running pods on `node` (of `namespace`): one field-selected LIST, cached for the run."""
+        key = (node, namespace)
+        if refresh or key not in self._node_pods:
+            selector = f"spec.nodeName={node},{RUNNING}"
+            what = f"listing pods on node {node}"
+            if namespace:
+                found = self._list(self.core.list_namespaced_pod, namespace, kind="Pod", what=what, field_selector=selector)
+            else:
+                found = self._list(self.core.list_pod_for_all_namespaces, kind="Pod", what=what, field_selector=selector)
+            self._node_pods[key] = found
+        return self._node_pods[key]
+
+    def running_pods(self) -> list[dict]:
+        """Every running pod of the cluster, paginated (the volume dispatcher's one pass per cycle)."""
+        return self._list(self.core.list_pod_for_all_namespaces, kind="Pod", what="listing running pods", field_selector=RUNNING)
+
+    def create_job(self, namespace: str, body: dict) -> bool:
+        """Create a Job; False if one of that name exists already (a dispatcher that ran again)."""
+        from kubernetes.client.exceptions import ApiException
+
+        name = body["metadata"]["name"]
+        with _api_errors(f"creating Job {namespace}/{name}"):
+            try:
+                self.batch.create_namespaced_job(namespace, body, _preload_content=False)
+            except ApiException as exc:
+                if exc.status == 409:
+                    return False
+                raise
+        return True
 
     def create_pvc(self, body: dict) -> dict:
         ns = body["metadata"]["namespace"]

@@ -65,6 +65,7 @@ UNSUPPORTED = "unsupported"      # Block mode or a plugin without a filesystem p
 UNBOUND = "unbound"              # PVC pending / lost, or its PV missing
 MISSING = "missing"              # the PVC does not exist
 NO_PATH = "no-path"              # the kubelet directory is not there
+HOOKS_OFF = "hooks-off"          # it has a backup hook, but hooks may not run in its namespace here
 
 
 @dataclass(frozen=True)

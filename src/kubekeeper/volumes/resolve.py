@@ -27,21 +27,30 @@ def ref_of(pvc: dict) -> PvcRef:
     return PvcRef(meta.get("namespace", ""), meta.get("name", ""))
 
 
-def mounting_pods(pvc_name: str, pods: Sequence[dict]) -> list[dict]:
-    """Pods scheduled to a node and not finished that name the PVC in a volume."""
-    found = []
-    for pod in pods:
-        spec, status = pod.get("spec", {}), pod.get("status", {})
-        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
-            continue
-        if pod.get("metadata", {}).get("deletionTimestamp"):
-            continue
-        for volume in spec.get("volumes") or []:
-            claim = volume.get("persistentVolumeClaim") or {}
-            if claim.get("claimName") == pvc_name:
-                found.append(pod)
-                break
+def _active(pod: dict) -> bool:
+    """Scheduled, not finished, not being deleted: its volumes are (or are about to be) mounted."""
+    spec, status = pod.get("spec", {}), pod.get("status", {})
+    if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+        return False
+    return not pod.get("metadata", {}).get("deletionTimestamp")
+
+
+def _claim_names(pod: dict) -> list[str]:
+    return [v["persistentVolumeClaim"]["claimName"] for v in pod.get("spec", {}).get("volumes") or []
+            if (v.get("persistentVolumeClaim") or {}).get("claimName")]
+
+
+def mounting_pods(ref: PvcRef, pods: Sequence[dict]) -> list[dict]:
+    """Pods of the PVC's namespace, scheduled and not finished, that name the PVC in a volume."""
+    found = [p for p in pods if p.get("metadata", {}).get("namespace") == ref.namespace and _active(p) and ref.name in _claim_names(p)]
     return sorted(found, key=lambda p: (p["status"].get("phase") != "Running", p["metadata"]["name"]))
+
+
+def claims_of(pods: Sequence[dict]) -> list[PvcRef]:
+    """The PVCs the active pods mount, each once, sorted. Generic ephemeral volumes are not
+    included: their claim lives and dies with the pod, so there is nothing to restore it into."""
+    refs = {PvcRef(p["metadata"].get("namespace", ""), name) for p in pods if _active(p) for name in _claim_names(p)}
+    return sorted(refs)
 
 
 def affinity_nodes(pv: dict) -> list[str]:
@@ -80,7 +89,7 @@ def resolve(
         return Problem(ref, UNSUPPORTED, f"PVC {ref} is a Block-mode volume: file backup does not support raw block devices (use a CSI VolumeSnapshot)")
     plugin = paths.plugin_of(spec)
     storage_class = pvc.get("spec", {}).get("storageClassName") or spec.get("storageClassName") or ""
-    users = mounting_pods(ref.name, pods)
+    users = mounting_pods(ref, pods)
     pod_nodes = sorted({p["spec"]["nodeName"] for p in users})
 
     def found(path: Path, pod: dict | None) -> VolumeSource:

@@ -85,11 +85,19 @@ def test_backup_all_pvcs_then_restore_changed_trees(api, restic_repo, cli) -> No
     assert result.code == 0, result.err
     report = {v["pvc"]: v for v in json.loads(result.out)["volumes"]}
     assert {k for k, v in report.items() if v["status"] == "ok"} == {f"apps/{n}" for n in volumes}
-    assert report["apps/remote"]["status"] == "elsewhere" and "node-2" in report["apps/remote"]["message"]
-    assert report["apps/idle"]["status"] == "skipped" and "not mounted" in report["apps/idle"]["message"]
+    # only what running pods on this node mount is this node's business: not node-2's PVC, not the one
+    # a finished pod named, not the pending one; a Block-mode volume is reported, not read
+    assert set(report) == {f"apps/{n}" for n in volumes} | {"apps/raw"}
     assert report["apps/raw"]["status"] == "skipped" and "Block" in report["apps/raw"]["message"]
-    assert report["apps/pending"]["status"] == "skipped" and "Pending" in report["apps/pending"]["message"]
     assert report["apps/db-data"]["path"].endswith("volumes/kubernetes.io~csi/pvc-0a1b/mount")
+    # one field-selected pod list, one GET per PVC it mounts, and a GET of the PV only where the PV is
+    # needed: the static NFS, hostPath and local PVs and the Block one, not the dynamic CSI one found on disk
+    lists = [r for r in api.cluster.requests if r.path == "/api/v1/pods"]
+    assert [r.query.get("fieldSelector") for r in lists] == ["spec.nodeName=node-1,status.phase=Running"]
+    assert not [r for r in api.cluster.requests if r.path.endswith("/persistentvolumeclaims") or r.path.endswith("/persistentvolumes")]
+    pv_reads = {r.path.rsplit("/", 1)[1] for r in api.cluster.requests if r.path.startswith("/api/v1/persistentvolumes/")}
+    assert pv_reads == {"nfs-shared", "hostpath-logs", "local-ssd1", "pvc-3a3b"}
+    assert len(api.cluster.requests) == 1 + 5 + 4
 
     snaps = restic_repo.repository.snapshots(["kubekeeper", "kind:volume", "cluster:lab", "part=data"])
     tags = {s.tags for s in snaps}
@@ -103,6 +111,33 @@ def test_backup_all_pvcs_then_restore_changed_trees(api, restic_repo, cli) -> No
         assert result.code == 0, result.err
         assert tree(dirs[name]) == before[name], name
     assert not list(dirs["db-data"].parent.glob(".*kubekeeper-restore"))
+
+
+def test_hostpath_volume_not_under_host_root_fails_the_run(api, restic_repo, cli, tmp_path) -> None:
+    """A hostPath PV mounted here whose directory is not visible (host root not mounted) is a failure,
+    never a `skipped` with exit 0."""
+    empty = tmp_path / "empty-host"
+    empty.mkdir()
+    (api.cluster.dirs["db-data"] / "table.dat").write_bytes(b"rows")
+    args = [a if a != str(api.host_root) else str(empty) for a in api.args()]
+    result = cli("backup", "volume", "--all-pvcs", *args, *restic_repo.cli_args, "--format", "json")
+    assert result.code == 3
+    report = {v["pvc"]: v for v in json.loads(result.out)["volumes"]}
+    assert report["apps/logs"]["status"] == "failed" and "/srv/logs" in report["apps/logs"]["message"]
+    assert report["apps/cache"]["status"] == "failed", report
+    assert report["apps/db-data"]["status"] == "ok", report["apps/db-data"]["message"]
+
+
+def test_hooks_refused_outside_allowed_namespaces(api, restic_repo, cli) -> None:
+    api.cluster.pvcs[("apps", "db-data")]["metadata"]["annotations"]["kubekeeper.io/pre-backup"] = "sync"
+    for name in ("shared", "logs", "cache"):
+        (api.cluster.dirs[name] / "file").write_bytes(b"data")
+    result = cli("backup", "volume", "--all-pvcs", "--no-hooks", *api.args(), *restic_repo.cli_args, "--format", "json")
+    assert result.code == 3
+    report = {v["pvc"]: v for v in json.loads(result.out)["volumes"]}
+    assert report["apps/db-data"]["status"] == "failed" and "--hook-namespace apps" in report["apps/db-data"]["message"]
+    assert report["apps/shared"]["status"] == "ok"
+    assert not [r for r in api.cluster.requests if "exec" in r.path]
 
 
 def test_named_unmounted_pvc_fails_with_advice(api, restic_repo, cli) -> None:
