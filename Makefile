@@ -34,6 +34,8 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports  # the layer contract: pyproject.toml [tool.importlinter]
+	$(VENV)/bin/mypy  # strict on the engines: pyproject.toml [tool.mypy]
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup

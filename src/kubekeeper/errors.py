@@ -1,6 +1,6 @@
 """Typed errors and the one table that maps them to exit codes.
 
-The command-line contract (DESIGN.md): 0 success / nothing found, 1 findings or verification failed,
+The command-line contract (README.md, "Usage"): 0 success / nothing found, 1 findings or verification failed,
 2 bad usage or bad input, 3 an operation failed. Library code raises these; only the CLI turns them
 into a one-line message and an exit code, so no traceback ever reaches an operator.
 """

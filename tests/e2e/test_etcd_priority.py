@@ -3,6 +3,7 @@ namespace the test creates, read back with `tc filter show`; idempotent; --undo 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -96,6 +97,38 @@ def test_tc_filters_in_a_netns(sleeper: int, netns: str, tmp_path: Path) -> None
     after = subprocess.run([*ex, "tc", "qdisc", "show", "dev", "kka"], capture_output=True, text=True).stdout
     assert "1: root" not in after
     assert not Path(state).exists()
+
+
+def test_dry_run_reports_exactly_what_a_real_run_does(sleeper: int, netns: str, tmp_path: Path) -> None:
+    """kubekeeper.changes: a dry run reads the machine like a real run and changes nothing; its commands
+    are the ones the real run then makes, for prioritize and for --undo alike."""
+    state = tmp_path / "state.json"
+    ex = ["ip", "netns", "exec", netns]
+    args = ("etcd", "prioritize", "--pid", str(sleeper), "--dev", "kka", "--qdisc", _qdisc_kind(), "--state-file", str(state),
+            "--format", "json")
+    before = _ionice(sleeper)
+
+    def run(*extra: str) -> dict:
+        result = _kubekeeper(*args, *extra, ns=netns)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def qdisc() -> str:
+        return subprocess.run([*ex, "tc", "qdisc", "show", "dev", "kka"], capture_output=True, text=True, check=True).stdout
+
+    dry = run("--dry-run")
+    assert dry["dry_run"] and len(dry["commands"]) >= 6  # ionice, the qdisc (+ htb classes), four filters
+    assert _ionice(sleeper) == before and "1: root" not in qdisc() and not state.exists()
+    real = run()
+    assert not real["dry_run"] and real["commands"] == dry["commands"] and real["actions"] == dry["actions"]
+    assert "1: root" in qdisc() and state.exists()
+    recorded = state.read_text()
+    dry_undo = run("--undo", "--dry-run")
+    assert dry_undo["commands"] and "1: root" in qdisc() and state.read_text() == recorded
+    assert _ionice(sleeper) == "best-effort: prio 0"
+    real_undo = run("--undo")
+    assert real_undo["commands"] == dry_undo["commands"]
+    assert "1: root" not in qdisc() and not state.exists() and _ionice(sleeper) == before
 
 
 def test_prio_on_a_kernel_without_sch_prio_says_so(sleeper: int, netns: str, tmp_path: Path) -> None:

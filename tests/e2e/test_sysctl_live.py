@@ -1,16 +1,19 @@
 """Live sysctl writes for real, on net.* keys inside a network namespace the test creates.
 
-Only per-namespace keys are written (somaxconn, tcp_keepalive_time, ip_local_port_range): the host's
-own values are read before and after and must not move."""
+Only per-namespace keys are written (somaxconn, tcp_keepalive_time, ip_local_port_range,
+nf_conntrack_tcp_timeout_established): the host's own values are read before and after and must not move."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.unit.tune.conftest import build_tree
 
 pytestmark = pytest.mark.e2e
 KEYS = {"net.core.somaxconn": "2345", "net.ipv4.tcp_keepalive_time": "321", "net.ipv4.ip_local_port_range": "20000 40000"}
@@ -54,22 +57,44 @@ def test_live_write_inside_netns_leaves_host_alone(netns: str) -> None:
     assert {k: _host(k) for k in KEYS} == host_before
 
 
-def test_apply_live_values_through_a_node_root(netns: str, tmp_path: Path) -> None:
-    """The apply path end to end: a node root whose proc/sys/net is the namespace's real one."""
-    host_before = _host("net.core.somaxconn")
-    code = (
-        "import os\n"
-        "from pathlib import Path\n"
-        "from kubekeeper.tune.apply import LiveChange, write_live_sysctl\n"
-        "from kubekeeper.tune.audit import same\n"
-        "from kubekeeper.tune.probe import read_live_sysctl\n"
-        f"root = Path({str(tmp_path)!r})\n"
-        "(root / 'proc/sys').mkdir(parents=True)\n"
-        "os.symlink('/proc/sys/net', root / 'proc/sys/net')\n"
-        "before = read_live_sysctl(root, 'net.core.somaxconn').value\n"
-        "write_live_sysctl(root / 'proc/sys/net/core/somaxconn', '1234')\n"
-        "print(before, read_live_sysctl(root, 'net.core.somaxconn').value)\n"
-    )
-    before, after = _in_ns(netns, code).split()
-    assert after == "1234" and before != after
-    assert _host("net.core.somaxconn") == host_before
+def test_tune_apply_end_to_end_on_a_real_kernel_value(netns: str, tmp_path: Path) -> None:
+    """`kubekeeper tune apply --only sysctl` in the namespace, on a node tree (tests/unit/tune/fixtures)
+    whose proc/sys file for net.netfilter.nf_conntrack_tcp_timeout_established is the namespace's own
+    kernel file (the other keys of the plan are host-wide, so they stay fixture files): the plan is
+    computed, the sysctl.d file written, the kernel value set and read back; a second run changes
+    nothing; the audit then finds that key as recommended; the host's value never moves."""
+    key = "net.netfilter.nf_conntrack_tcp_timeout_established"
+    kernel_file = Path("/proc/sys/" + key.replace(".", "/"))
+    assert kernel_file.exists(), "the nf_conntrack module is not loaded on this machine"
+    root = build_tree(tmp_path / "node", "1.30-containerd-v3")
+    node_file = root / "proc/sys" / key.replace(".", "/")
+    node_file.unlink()
+    node_file.symlink_to(kernel_file)
+    host_before = _host(key)
+    args = ("--root", str(root), "--nodes", "1000", "--k8s-version", "1.30", "--no-kube-proxy")
+    planned = {s["key"]: str(s["value"]) for s in json.loads(_kubekeeper("tune", "plan", *args[2:], "--format", "json"))["settings"]}
+    wanted = planned[key]
+    before = _in_ns(netns, f"print(open({str(kernel_file)!r}).read().strip())").strip()
+    assert before != wanted, "a fresh namespace already has the recommended value: nothing to test"
+
+    applied = _kubekeeper("tune", "apply", *args, "--only", "sysctl", "--format", "json", ns=netns)
+    document = json.loads(applied)
+    assert {"key": key, "old": before, "new": wanted} in document["live_sysctls"]
+    assert "/etc/sysctl.d/90-kubekeeper.conf" in document["files"]
+    shown = subprocess.run(["ip", "netns", "exec", netns, "sysctl", "-n", key], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == wanted
+    assert f"{key} = {wanted}" in (root / "etc/sysctl.d/90-kubekeeper.conf").read_text()
+    assert all(Path(b).exists() for b in document["backups"])
+
+    again = json.loads(_kubekeeper("tune", "apply", *args, "--only", "sysctl", "--format", "json", ns=netns))
+    assert not again["changed"] and again["live_sysctls"] == []
+    audit = json.loads(_kubekeeper("tune", "audit", *args, "--format", "json", ns=netns, codes=(0, 1)))
+    assert key not in {f["key"] for f in audit["findings"]} and f"sysctl.{key}" in audit["passed"]
+    assert _host(key) == host_before
+
+
+def _kubekeeper(*args: str, ns: str | None = None, codes: tuple[int, ...] = (0,)) -> str:
+    prefix = ["ip", "netns", "exec", ns] if ns else []
+    result = subprocess.run([*prefix, sys.executable, "-m", "kubekeeper", *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode in codes, result.stderr
+    return result.stdout

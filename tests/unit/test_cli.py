@@ -82,3 +82,30 @@ def test_only_the_modules_a_command_needs_are_loaded(argv: list[str], needed: se
 
     modules = set(modules_for([a for a in argv if not a.startswith("-")]))
     assert needed <= modules and not (not_needed & modules)
+
+
+def test_a_command_module_missing_from_the_package_is_an_error_not_a_missing_command(cli, monkeypatch) -> None:
+    """A packaging error surfaces: exit 3 and one line naming the module (it used to be skipped silently,
+    leaving "No such command 'lint'" as if the command did not exist)."""
+    monkeypatch.setitem(sys.modules, "kubekeeper.cli.lint", None)  # import of it now fails like a missing file
+    result = cli("lint", "manifests/")
+    assert result.code == 3
+    assert "kubekeeper.cli.lint cannot be imported" in result.err and "reinstall" in result.err
+    assert "No such command" not in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_a_dependency_missing_under_a_command_module_is_one_line(cli, monkeypatch) -> None:
+    monkeypatch.delitem(sys.modules, "kubekeeper.cli.lint", raising=False)
+    monkeypatch.setitem(sys.modules, "kubekeeper.lint.live", None)
+    result = cli("lint", "manifests/")
+    assert result.code == 3 and "Traceback" not in result.err
+    assert "kubekeeper.cli.lint cannot be imported" in result.err and "kubekeeper.lint.live" in result.err
+
+
+def test_every_command_module_is_importable() -> None:
+    import importlib
+
+    from kubekeeper.cli.main import COMMAND_MODULES
+
+    for name in COMMAND_MODULES:
+        assert hasattr(importlib.import_module(f"kubekeeper.cli.{name}"), "register"), name

@@ -53,8 +53,10 @@ def render_command(
     """Namespaces, least RBAC, etcd and registry CronJobs, and the per-node volume dispatcher."""
     if image != D.image:
         validate.image_reference(image)
-    for value, option in ((namespace, "--namespace"), (node_namespace, "--node-namespace"), *((n, "--hook-namespace") for n in hook_namespace)):
-        validate.dns_label(value, option)
+    labels: tuple[tuple[str, str], ...] = ((namespace, "--namespace"), (node_namespace, "--node-namespace"),
+                                           *((n, "--hook-namespace") for n in hook_namespace))
+    for label, option in labels:
+        validate.dns_label(label, option)
     if namespace == node_namespace:
         raise BadInput("--namespace and --node-namespace must differ (they carry different PodSecurity levels)")
     for value, option in ((repository_secret, "--repository-secret"), (backend_secret, "--backend-secret"), (registry_secret, "--registry-secret"),

@@ -10,10 +10,10 @@ import typer
 from kubekeeper.cli.common import REPORT_FORMAT_OPTION, ReportFormat
 from kubekeeper.errors import BadInput, ExitCode
 from kubekeeper.lint import Loaded, Options, lint, load_paths
-from kubekeeper.lint.formatters import render
 from kubekeeper.lint.live import ClusterSelection, load_cluster
 from kubekeeper.lint.profiles import RESOURCE_CHECKS, all_profiles
 from kubekeeper.lint.rules import all_rules, summary
+from kubekeeper.report.lint import render
 
 
 class Severity(str, Enum):

@@ -15,7 +15,7 @@ import click
 import typer
 
 from kubekeeper import __version__, redact
-from kubekeeper.errors import ExitCode, KubekeeperError, exit_code_for
+from kubekeeper.errors import ExitCode, KubekeeperError, OperationFailed, exit_code_for
 
 #: top-level command -> the modules (`kubekeeper/cli/<name>.py`, each with `register(app)`) it needs.
 #: Only the modules of the command being run are imported: start-up time matters for `lint` in CI
@@ -77,14 +77,16 @@ def modules_for(positionals: list[str]) -> tuple[str, ...]:
 
 
 def build(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
-    """Register the given command modules (each `kubekeeper/cli/<name>.py` with `register(app)`)."""
+    """Register the given command modules (each `kubekeeper/cli/<name>.py` with `register(app)`).
+
+    Every module listed exists in a good installation: one that cannot be imported (missing from the
+    package, or missing a dependency) is a broken install and says so, never a command left out."""
     for name in modules:
         try:
             module = importlib.import_module(f"kubekeeper.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"kubekeeper.cli.{name}":
-                continue  # command group not built yet
-            raise
+        except ImportError as exc:
+            raise OperationFailed(f"kubekeeper is not installed completely: kubekeeper.cli.{name} cannot be imported "
+                                  f"({type(exc).__name__}: {exc}); reinstall kubekeeper") from exc
         module.register(app)
     return app
 
@@ -100,15 +102,16 @@ def run(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     redact.register_environment(os.environ)
     positionals = [a for a in args if not a.startswith("-")]
-    command = typer.main.get_command(build(modules_for(positionals)))
     try:
+        command = typer.main.get_command(build(modules_for(positionals)))
         result = command.main(args=args, prog_name="kubekeeper", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         _fail("aborted", ExitCode.OPERATION_FAILED)
     except click.ClickException as exc:  # usage errors: unknown option, bad value, missing argument
-        hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx else ""
         _fail(exc.format_message().replace("\n", " ") + hint, ExitCode.BAD_INPUT)
     except KubekeeperError as exc:
         _fail(exc.message, exc.exit_code)

@@ -1,4 +1,4 @@
-"""`kubekeeper tune ...`: plan (and later audit/apply)."""
+"""`kubekeeper tune ...`: plan, audit and apply."""
 
 from __future__ import annotations
 

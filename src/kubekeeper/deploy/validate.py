@@ -9,7 +9,7 @@ import zoneinfo
 from kubekeeper.errors import BadInput
 
 #: (name, low, high, names) of the five fields, as Kubernetes' cron parser (robfig/cron ParseStandard) takes them
-FIELDS = (
+FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),

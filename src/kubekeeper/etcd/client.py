@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pyetcd
@@ -100,7 +101,7 @@ class Member:
     peer_urls: tuple[str, ...]
     client_urls: tuple[str, ...]
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"id": f"{self.id:x}", "name": self.name, "peer_urls": list(self.peer_urls), "client_urls": list(self.client_urls)}
 
 

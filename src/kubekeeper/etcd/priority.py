@@ -5,7 +5,8 @@ a 3-band prio qdisc at the interface root with filters that put peer traffic (po
 preference 1) and then client traffic (2379, preference 2) in the first band (flowid 1:1).
 Idempotent: existing pieces are detected and kept. `--undo` removes exactly what a previous run
 added, recorded in a small state file under /run (which, like tc and ionice settings, does not
-survive a reboot). Every child process goes through kubekeeper.execute.
+survive a reboot). Every change goes through kubekeeper.changes, which honours --dry-run: a dry run
+reads the machine like a real one and reports exactly the commands a real run would make.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubekeeper.changes import Changes
 from kubekeeper.errors import BadInput, CommandFailed, OperationFailed
-from kubekeeper.execute import Command, describe, run
+from kubekeeper.execute import Command, run
 from kubekeeper.fsutil import write_atomic
 
 STATE_FILE = Path("/run/kubekeeper/etcd-prioritize.json")
@@ -28,17 +30,21 @@ FLOWID = "1:1"
 
 
 @dataclass
-class Step:
-    argv: tuple[str, ...]
-    why: str
-
-
-@dataclass
 class PriorityResult:
-    actions: list[str] = field(default_factory=list)
-    commands: list[str] = field(default_factory=list)
+    changes: Changes = field(default_factory=Changes)
     unchanged: list[str] = field(default_factory=list)
-    dry_run: bool = False
+
+    @property
+    def dry_run(self) -> bool:
+        return self.changes.dry_run
+
+    @property
+    def actions(self) -> list[str]:
+        return self.changes.done
+
+    @property
+    def commands(self) -> list[str]:
+        return self.changes.commands
 
     def as_json(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "actions": self.actions, "commands": self.commands, "unchanged": self.unchanged}
@@ -91,10 +97,8 @@ def tc_filters(dev: str, ns: tuple[str, ...] = ()) -> list[dict[str, Any]]:
 
 def root_qdisc(dev: str, ns: tuple[str, ...] = ()) -> dict[str, Any] | None:
     result = run(Command((*ns, "tc", "-j", "qdisc", "show", "dev", dev)))
-    for qdisc in json.loads(result.text or "[]"):
-        if qdisc.get("root"):
-            return qdisc
-    return None
+    qdiscs: list[dict[str, Any]] = json.loads(result.text or "[]")
+    return next((qdisc for qdisc in qdiscs if qdisc.get("root")), None)
 
 
 def find_filter(filters: list[dict[str, Any]], pref: int, direction: str, port: int) -> str | None:
@@ -130,7 +134,8 @@ def filter_argv(dev: str, pref: int, direction: str, port: int) -> tuple[str, ..
 # ----------------------------------------------------------------------------------- state
 def load_state(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text())
+        state: dict[str, Any] = json.loads(path.read_text())
+        return state
     except FileNotFoundError:
         return {}
     except (OSError, json.JSONDecodeError) as exc:
@@ -145,20 +150,14 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------------------- actions
-def _do(result: PriorityResult, argv: tuple[str, ...], why: str, dry_run: bool) -> None:
-    result.commands.append(describe(Command(argv)))
-    result.actions.append(why)
-    if not dry_run:
-        run(Command(argv))
-
-
 def prioritize(pid: int | None = None, dev: str | None = None, *, dry_run: bool = False, qdisc: str = "prio",
                rate: str = "10gbit", state_file: Path = STATE_FILE, netns: str | None = None) -> PriorityResult:
     """Apply ionice to etcd (and tc on `dev`); record what was added so --undo can remove exactly it."""
     if qdisc not in ("prio", "htb"):
         raise BadInput(f"--qdisc must be prio or htb, not {qdisc!r}")
     ns = ("ip", "netns", "exec", netns) if netns else ()
-    result = PriorityResult(dry_run=dry_run)
+    result = PriorityResult(Changes(dry_run))
+    changes = result.changes
     state = load_state(state_file)
     pids = [pid] if pid else find_etcd_pids()
     if not pids:
@@ -168,17 +167,24 @@ def prioritize(pid: int | None = None, dev: str | None = None, *, dry_run: bool 
         if current.startswith("best-effort: prio 0"):
             result.unchanged.append(f"etcd pid {target} already has I/O class best-effort, level 0")
             continue
-        _do(result, ("ionice", "-c2", "-n0", "-p", str(target)), f"ionice pid {target}: {current} -> best-effort: prio 0", dry_run)
+        changes.run(Command(("ionice", "-c2", "-n0", "-p", str(target))), f"ionice pid {target}: {current} -> best-effort: prio 0")
         state.setdefault("ionice", {})[str(target)] = current
     if dev:
-        _prioritize_tc(result, state, dev, qdisc, rate, ns, dry_run)
-    if not dry_run:
-        save_state(state_file, state)
+        _prioritize_tc(result, state, dev, qdisc, rate, ns)
+    _record(changes, state_file, state)
     return result
 
 
+def _record(changes: Changes, state_file: Path, state: dict[str, Any]) -> None:
+    """Keep what was added (for --undo) in the state file: kubekeeper's own bookkeeping, not a change it
+    reports; a dry run added nothing, so the file stays as it was."""
+    if not changes.dry_run:
+        save_state(state_file, state)
+
+
 def _prioritize_tc(result: PriorityResult, state: dict[str, Any], dev: str, qdisc: str, rate: str,
-                   ns: tuple[str, ...], dry_run: bool) -> None:
+                   ns: tuple[str, ...]) -> None:
+    changes = result.changes
     record = state.setdefault("tc", {}).setdefault(dev, {"qdisc": False, "filters": []})
     root = root_qdisc(dev, ns)
     if root and root.get("handle") == HANDLE and root.get("kind") in ("prio", "htb"):
@@ -187,52 +193,49 @@ def _prioritize_tc(result: PriorityResult, state: dict[str, Any], dev: str, qdis
         if root and root.get("kind") not in ("noqueue", "pfifo_fast", "fq_codel", "mq", "noop", "pfifo", "fq"):
             raise OperationFailed(f"{dev} already has a {root.get('kind')} root qdisc; not replacing it")
         try:
-            _do(result, (*ns, *qdisc_argv(dev, qdisc)), f"{dev}: add {qdisc} qdisc {HANDLE} at the root", dry_run)
+            changes.run(Command((*ns, *qdisc_argv(dev, qdisc))), f"{dev}: add {qdisc} qdisc {HANDLE} at the root")
         except CommandFailed as exc:
             if "unknown" in exc.message.lower():
                 raise OperationFailed(f"the kernel has no {qdisc} qdisc (sch_{qdisc} module); load it or use --qdisc htb") from exc
             raise
         if qdisc == "htb":
             for argv in htb_class_argvs(dev, rate):
-                _do(result, (*ns, *argv), f"{dev}: add htb class {argv[8]} prio {argv[-1]}", dry_run)
+                changes.run(Command((*ns, *argv)), f"{dev}: add htb class {argv[8]} prio {argv[-1]}")
         record["qdisc"] = True
-    installed = tc_filters(dev, ns) if not dry_run or root else []
+    installed = tc_filters(dev, ns)
     for pref, direction, port in FILTERS:
         if find_filter(installed, pref, direction, port):
             result.unchanged.append(f"{dev}: filter {direction} {port} already in place")
             continue
-        _do(result, (*ns, *filter_argv(dev, pref, direction, port)), f"{dev}: {direction} {port} -> band {FLOWID}", dry_run)
-        if not dry_run:
-            handle = find_filter(tc_filters(dev, ns), pref, direction, port)
-            record["filters"].append({"pref": pref, "handle": handle, "direction": direction, "port": port})
+        changes.run(Command((*ns, *filter_argv(dev, pref, direction, port))), f"{dev}: {direction} {port} -> band {FLOWID}")
+        handle = find_filter(tc_filters(dev, ns), pref, direction, port)  # what tc numbered it (None in a dry run)
+        record["filters"].append({"pref": pref, "handle": handle, "direction": direction, "port": port})
 
 
 def undo(*, dry_run: bool = False, state_file: Path = STATE_FILE, netns: str | None = None) -> PriorityResult:
     """Remove exactly what earlier runs added (filters by handle, the qdisc only if we created it)."""
     ns = ("ip", "netns", "exec", netns) if netns else ()
-    result = PriorityResult(dry_run=dry_run)
+    result = PriorityResult(Changes(dry_run))
+    changes = result.changes
     state = load_state(state_file)
     if not state:
         result.unchanged.append("nothing to undo: no earlier `etcd prioritize` recorded")
         return result
     for pid, previous in list(state.get("ionice", {}).items()):
         if Path(f"/proc/{pid}").exists():
-            _do(result, ionice_argv(int(pid), previous), f"ionice pid {pid}: back to {previous}", dry_run)
+            changes.run(Command(ionice_argv(int(pid), previous)), f"ionice pid {pid}: back to {previous}")
         else:
             result.unchanged.append(f"pid {pid} has exited")
-        if not dry_run:
-            del state["ionice"][pid]
+        del state["ionice"][pid]
     for dev, record in list(state.get("tc", {}).items()):
         if record.get("qdisc"):
-            _do(result, (*ns, "tc", "qdisc", "del", "dev", dev, "root", "handle", HANDLE),
-                f"{dev}: remove the root qdisc {HANDLE} (and its filters)", dry_run)
+            changes.run(Command((*ns, "tc", "qdisc", "del", "dev", dev, "root", "handle", HANDLE)),
+                        f"{dev}: remove the root qdisc {HANDLE} (and its filters)")
         else:
             for f in record.get("filters", []):
-                _do(result, (*ns, "tc", "filter", "del", "dev", dev, "parent", HANDLE, "protocol", "ip", "prio",
-                             str(f["pref"]), "handle", str(f["handle"]), "u32"),
-                    f"{dev}: remove filter {f['direction']} {f['port']}", dry_run)
-        if not dry_run:
-            del state["tc"][dev]
-    if not dry_run:
-        save_state(state_file, state)
+                changes.run(Command((*ns, "tc", "filter", "del", "dev", dev, "parent", HANDLE, "protocol", "ip", "prio",
+                                     str(f["pref"]), "handle", str(f["handle"]), "u32")),
+                            f"{dev}: remove filter {f['direction']} {f['port']}")
+        del state["tc"][dev]
+    _record(changes, state_file, state)
     return result

@@ -50,7 +50,8 @@ class Versions:
     etcd: Release
 
     def on(self, axis: str) -> KubeVersion | Release:
-        return {"k8s": self.k8s, "containerd": self.containerd, "etcd": self.etcd}[axis]
+        releases: dict[str, KubeVersion | Release] = {"k8s": self.k8s, "containerd": self.containerd, "etcd": self.etcd}
+        return releases[axis]
 
 
 class Tier(_Strict):
@@ -86,7 +87,7 @@ class VersionRange(_Strict):
             lower = parse(self.min)
             if isinstance(lower, Release) and isinstance(version, Release) and lower.patch is None:
                 lower = Release(lower.major, lower.minor, 0)  # min "1.7" means from 1.7.0
-            if version < lower:  # type: ignore[operator]
+            if version < lower:
                 return False
         if self.max is None:
             return True
@@ -94,7 +95,7 @@ class VersionRange(_Strict):
         if isinstance(upper, Release) and isinstance(version, Release) and upper.patch is None:
             return version.line <= upper  # max "3.5" includes every 3.5.x
         # max "3.6.7": a release given without a patch stands for the newest of its line, so "3.6" is past it
-        return not upper < version  # type: ignore[operator]
+        return not upper < version
 
     def describe(self) -> str:
         if self.min and self.max:
@@ -117,9 +118,9 @@ class Note(_Strict):
 def _since(spec: str | dict[Axis, str] | None, versions: Versions) -> str | None:
     """'1.24' (a Kubernetes release) or 'etcd 3.7' when the status starts at or before these versions;
     a plain string is a Kubernetes release."""
-    table: dict[str, str] = {"k8s": spec} if isinstance(spec, str) else dict(spec or {})
+    table: dict[str, str] = {"k8s": spec} if isinstance(spec, str) else {axis: since for axis, since in (spec or {}).items()}
     for axis, since in table.items():
-        if first_of(since, axis == "k8s") <= versions.on(axis):  # type: ignore[operator]  # "3.6" starts at 3.6.0
+        if first_of(since, axis == "k8s") <= versions.on(axis):  # "3.6" starts at 3.6.0
             return since if axis == "k8s" else f"{axis} {since}"
     return None
 

@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 from functools import cache, total_ordering
 from importlib import resources
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from ruamel.yaml import YAML
 
@@ -92,9 +93,12 @@ def first_of(key: str, kubernetes: bool) -> KubeVersion | Release:
     return Release(release.major, release.minor, 0) if release.patch is None else release
 
 
-def floor_lookup(table: dict[str, Any], version: KubeVersion | Release) -> Any:
+V = TypeVar("V")
+
+
+def floor_lookup(table: Mapping[Any, V], version: KubeVersion | Release) -> V | None:
     """The value of the highest key <= version, for tables keyed by the release a value starts at."""
-    best: tuple[Any, Any] | None = None
+    best: tuple[Any, V] | None = None
     for key, value in table.items():
         start = first_of(str(key), isinstance(version, KubeVersion))
         if start <= version and (best is None or start > best[0]):

@@ -81,10 +81,8 @@ def _list(api: Any, resource: Resource, namespace: str | None) -> list[dict[str,
     from kubernetes.client.exceptions import ApiException
 
     typed = getattr(client, resource.api_class)(api)
-    if namespace:
-        method, args = getattr(typed, f"list_namespaced_{resource.snake}"), (namespace,)
-    else:
-        method, args = getattr(typed, f"list_{resource.snake}_for_all_namespaces"), ()
+    args: tuple[str, ...] = (namespace,) if namespace else ()
+    method = getattr(typed, f"list_namespaced_{resource.snake}" if namespace else f"list_{resource.snake}_for_all_namespaces")
     items: list[dict[str, Any]] = []
     token: str | None = None
     while True:

@@ -119,7 +119,8 @@ class _Builder:
 
     def _mapping(self, node: Any) -> dict[Any, Any]:
         if any(key.tag == _MERGE for key, _ in node.value):
-            return self.loader.construct_object(node, deep=True)  # `<<:` merge keys: PyYAML flattens them
+            merged: dict[Any, Any] = self.loader.construct_object(node, deep=True)  # `<<:` merge keys: PyYAML flattens them
+            return merged
         data: dict[Any, Any] = {}
         self.built[id(node)] = data
         self.loader.lines[id(data)] = node.start_mark.line + self.loader.line_offset
@@ -449,7 +450,7 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
             continue
         path = Path(raw)
         if path.is_dir():
-            found = []
+            found: list[str] = []
             for root, dirs, files in os.walk(path):
                 dirs[:] = [d for d in dirs if not d.startswith(".")]
                 found.extend(os.path.join(root, f) for f in files if f.endswith(SUFFIXES))

@@ -1,4 +1,4 @@
-"""Value objects shared by the loader, the rules and the formatters (small, comparable, no behaviour)."""
+"""Value objects shared by the loader, the rules and the renderers (small, comparable, no behaviour)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import yaml
 
@@ -55,10 +56,10 @@ def _validate(name: str, data: object, rule_ids: frozenset[str] | None) -> Profi
 
 
 @cache
-def raw_profiles() -> dict[str, dict]:
+def raw_profiles() -> dict[str, dict[str, Any]]:
     """profiles.yaml as written (rule levels include `off`), for documentation."""
     text = resources.files("kubekeeper.lint").joinpath("profiles.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data: dict[str, dict[str, Any]] = yaml.safe_load(text)
     for levels in data.values():
         for rule, level in list(levels.get("rules", {}).items()):
             if level is False:

@@ -36,7 +36,7 @@ class LabelSelector:
 
     @classmethod
     def parse(cls, text: str) -> "LabelSelector":
-        terms = []
+        terms: list[tuple[str, str, tuple[str, ...]]] = []
         for part in re.split(r",(?![^(]*\))", text.strip()) if text.strip() else []:
             match = cls._TERM.match(part)
             if not match:
@@ -90,12 +90,13 @@ def selector_matches(selector: Any, labels: dict[str, Any], empty_matches_all: b
     expressions = selector.get("matchExpressions") or []
     if not match_labels and not expressions:
         return empty_matches_all
-    for key, value in match_labels.items():
-        if key not in labels or label_value(labels[key]) != label_value(value):
+    for name, wanted in match_labels.items():
+        if name not in labels or label_value(labels[name]) != label_value(wanted):
             return False
     for expression in expressions if isinstance(expressions, list) else []:
         expression = _mapping(expression)
-        key, op = expression.get("key"), expression.get("operator")
+        key: Any = expression.get("key")  # whatever the YAML holds: compared as is, like the labels
+        op = expression.get("operator")
         values = {label_value(v) for v in expression.get("values") or []}
         present = key in labels
         if op == "In":

@@ -173,7 +173,7 @@ class RegistryClient:
                         "service": service, "scope": " ".join(scopes), "client_id": "kubekeeper"}
                 response = self._http.post(realm, data=data)
             else:
-                params = [("service", service)] + [("scope", s) for s in scopes]
+                params = (("service", service), *(("scope", s) for s in scopes))
                 headers = {"Authorization": self._creds.basic_header()} if not self._creds.empty else {}
                 response = self._http.get(realm, params=params, headers=headers)
             if response.status_code in (401, 403):
@@ -182,7 +182,7 @@ class RegistryClient:
                 raise OperationFailed(f"token issuer {urlsplit(realm).netloc} answered HTTP {response.status_code}")
             doc = response.json()
             token = doc.get("token") or doc.get("access_token")
-            if not token:
+            if not isinstance(token, str) or not token:
                 raise OperationFailed(f"token issuer {urlsplit(realm).netloc} returned no token")
             self._tokens.put(scopes, token, doc.get("expires_in"))
             return token

@@ -11,8 +11,10 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import httpx
 from packaging.version import InvalidVersion, Version
 
 from kubekeeper.errors import OperationFailed
@@ -32,7 +34,7 @@ class Project:
     name: str
     public: bool
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "public": self.public}
 
 
@@ -49,7 +51,7 @@ class Harbor:
         creds = self.client.options.credentials
         return {"Authorization": creds.basic_header()} if not creds.empty and creds.password else {}
 
-    def _get(self, path: str, params: dict[str, str] | None = None):
+    def _get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response | None:
         response = self.client._http.get(self.client.url(path), params=params, headers={**self._headers(), "Accept": "application/json"})
         if response.status_code == 404:
             return None
@@ -57,8 +59,8 @@ class Harbor:
             raise OperationFailed(f"Harbor API {path} on {self.client.host}: HTTP {response.status_code}")
         return response
 
-    def _pages(self, path: str, params: dict[str, str] | None = None) -> list[dict]:
-        items: list[dict] = []
+    def _pages(self, path: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
         page = 1
         while True:
             response = self._get(path, {**(params or {}), "page": str(page), "page_size": str(PAGE_SIZE)})

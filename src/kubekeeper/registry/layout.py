@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kubekeeper.errors import VerificationFailed
 from kubekeeper.fsutil import write_atomic
@@ -41,14 +42,14 @@ class Entry:
     media_type: str
     size: int
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         annotations = {REPOSITORY_ANNOTATION: self.repository}
         if self.tag is not None:
             annotations[TAG_ANNOTATION] = self.tag
         return {"mediaType": self.media_type, "digest": self.digest, "size": self.size, "annotations": annotations}
 
     @classmethod
-    def from_json(cls, doc: dict) -> Entry:
+    def from_json(cls, doc: dict[str, Any]) -> Entry:
         annotations = doc.get("annotations") or {}
         return cls(annotations[REPOSITORY_ANNOTATION], annotations.get(TAG_ANNOTATION), media.check_digest(doc["digest"]),
                    doc.get("mediaType", ""), int(doc.get("size", 0)))

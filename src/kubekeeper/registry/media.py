@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -30,7 +31,7 @@ class Descriptor:
     size: int
 
     @classmethod
-    def from_json(cls, doc: dict) -> Descriptor:
+    def from_json(cls, doc: dict[str, Any]) -> Descriptor:
         return cls(str(doc.get("mediaType", "")), check_digest(str(doc["digest"])), int(doc.get("size", 0)))
 
 

@@ -15,17 +15,18 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from kubekeeper.errors import BadInput
+from kubekeeper.progress import Transfers, resolve
 from kubekeeper.registry import media
 from kubekeeper.registry.client import RegistryClient
 from kubekeeper.registry.layout import Entry, Layout
 from kubekeeper.registry.media import Descriptor
-from kubekeeper.registry.progress import transfer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
-def parallel(fn: Callable[[T], object], items: Iterable[T], workers: int) -> list:
+def parallel(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
     """Run fn over items with at most `workers` threads; the first error is raised."""
     items = list(items)
     if workers <= 1 or len(items) <= 1:
@@ -74,6 +75,7 @@ def pull_repository(client: RegistryClient, layout: Layout, repo: str, state: _P
     entries: list[Entry] = []
     seen: set[str] = set()
     tops: list[tuple[str | None, Descriptor]] = []
+    tag: str | None
     for tag in client.tags(repo):
         desc = client.head_manifest(repo, tag)
         if desc is None:
@@ -101,7 +103,9 @@ def pull_repository(client: RegistryClient, layout: Layout, repo: str, state: _P
 
 
 def pull(client: RegistryClient, layout: Layout, repositories: Sequence[str], *, concurrency: int = 8,
-         progress: bool = True, untagged: dict[str, list[str]] | None = None, gc: bool = True) -> PullResult:
+         progress: bool | Transfers = True, untagged: dict[str, list[str]] | None = None, gc: bool = True) -> PullResult:
+    """Store every manifest of `repositories` and fetch the blobs the layout lacks. Blob bytes are counted
+    on `progress`: a kubekeeper.progress.Transfers, or True for the one the CLI set (show_with)."""
     layout.ensure()
     state = _PullState()
     use_referrers: list[bool | None] = [None]
@@ -113,7 +117,7 @@ def pull(client: RegistryClient, layout: Layout, repositories: Sequence[str], *,
     for found in parallel(one, repositories, concurrency):
         state.entries.extend(found)
     missing = list(state.missing.items())
-    with transfer("fetching blobs", enabled=progress) as bar:
+    with resolve(progress)("fetching blobs") as bar:
         bar.add_total(sum(desc.size for _, (_, desc) in missing))
 
         def fetch(item: tuple[str, tuple[str, Descriptor]]) -> None:
@@ -164,7 +168,7 @@ class PushResult:
 
 
 def push(client: RegistryClient, layout: Layout, entries: Sequence[Entry], *, project_map: dict[str, str] | None = None,
-         concurrency: int = 8, progress: bool = True) -> PushResult:
+         concurrency: int = 8, progress: bool | Transfers = True) -> PushResult:
     mapping = project_map or {}
     by_repo: dict[str, list[Entry]] = {}
     for entry in entries:
@@ -183,7 +187,7 @@ def push(client: RegistryClient, layout: Layout, entries: Sequence[Entry], *, pr
                 elif digest not in order:
                     order.append(digest)
         manifest_order[repo] = order
-    with transfer("pushing blobs", enabled=progress) as bar:
+    with resolve(progress)("pushing blobs") as bar:
         bar.add_total(sum(blob_desc[d].size for d in blob_repos))
 
         def place(digest: str) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 from rich.console import Console
+
+from kubekeeper.report.json_format import dumps
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -14,5 +15,5 @@ stderr = Console(stderr=True, soft_wrap=True)
 
 def print_json(document: Any) -> None:
     """JSON on stdout and nothing else (no rich markup, no wrapping)."""
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    sys.stdout.write(dumps(document))
     sys.stdout.flush()

@@ -7,7 +7,7 @@ previous file for parts that failed this time. Written atomically: the collector
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +53,7 @@ def previous_last_success(path: Path) -> dict[str, float]:
 
 def render(parts: Iterable[PartMetrics], previous: dict[str, float]) -> str:
     parts = list(parts)
-    families = [
+    families: list[tuple[str, str, str, Callable[[PartMetrics], float]]] = [
         ("success", "gauge", "1 if the last run of this part succeeded", lambda p: int(p.success)),
         ("last_run_timestamp_seconds", "gauge", "Unix time the last run of this part finished", lambda p: p.finished),
         ("duration_seconds", "gauge", "Wall time of the last run of this part", lambda p: round(p.duration_seconds, 3)),

@@ -1,1 +1,2 @@
-"""Tuning for scale: plan (evaluate the catalogue), render (config artifacts), and later probe/audit/apply."""
+"""Tuning for scale: plan (evaluate the catalogue for a cluster size and version), render (config
+artifacts), probe (read a node under --root), audit (plan vs probe) and apply (backed-up, atomic writes)."""

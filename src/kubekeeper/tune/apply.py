@@ -4,7 +4,7 @@ Safety rules, because this runs on production nodes: every changed file is backe
 (`<file>.kubekeeper-<timestamp>`; static-pod backups go outside the manifest directory or the
 kubelet would start them), written atomically keeping mode and owner, and only when its content
 really changes, so a second run is a no-op. Services are never restarted: the result says which
-ones need it.
+ones need it. A dry run computes the same changes and makes none of them (kubekeeper.changes).
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ import shlex
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import tomlkit
 from ruamel.yaml import YAML
 
+from kubekeeper.changes import Changes
 from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.fsutil import write_atomic
 from kubekeeper.knowledge import load_catalogue
@@ -375,10 +377,16 @@ def plan_kubelet(state: NodeState, plan: Plan, catalogue: Catalogue) -> tuple[li
 
 
 # ----------------------------------------------------------------------------- control plane
+def _gate(item: str) -> tuple[str, str]:
+    """`Gate=value` from --feature-gates; a bare `Gate` is on."""
+    name, sep, value = item.partition("=")
+    return (name, value) if sep else (name, "true")
+
+
 def _set_feature_gate(seq: Any, gate: str, value: str) -> bool:
     """Merge one gate into --feature-gates=..., keeping the others."""
     current = _flag_current(seq, "--feature-gates")
-    gates = dict(item.split("=", 1) if "=" in item else (item, "true") for item in (current or "").split(",") if item)
+    gates = dict(_gate(item) for item in (current or "").split(",") if item)
     if gates.get(gate, "").lower() == value.lower():
         return False
     gates[gate] = value
@@ -549,16 +557,21 @@ def apply(root: Path, nodes: int | NodeRequest | None, k8s_version: str | None =
             if note not in result.notes:
                 result.notes.append(note)
     result.restarts = restarts
-    if dry_run:
-        return result
+    make_changes(result, catalogue, Changes(dry_run))
+    return result
+
+
+def make_changes(result: ApplyResult, catalogue: Catalogue, changes: Changes) -> None:
+    """Back up each file that exists, write every file atomically, then set the live sysctls."""
     stamp = time.strftime("%Y%m%dT%H%M%S")
     for change in result.files:
         if change.old is not None:
-            result.backups.append(backup(change, catalogue, stamp))
-        write_atomic(change.path, change.new, mode=0o644)
+            saved = changes.make(f"back up {change.name}", partial(backup, change, catalogue, stamp))
+            if saved is not None:
+                result.backups.append(saved)
+        changes.make(f"write {change.name}", partial(write_atomic, change.path, change.new, mode=0o644))
     for live in result.live:
-        write_live_sysctl(live.path, live.new)
-    return result
+        changes.make(f"set live sysctl {live.key}: {live.old} -> {live.new}", partial(write_live_sysctl, live.path, live.new))
 
 
 def values_equal(a: Any, b: Any) -> bool:

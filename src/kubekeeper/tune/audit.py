@@ -240,7 +240,8 @@ def _compare(ctx: _Context, rec: Recommendation, found: Value | None, where: str
                        wanted(rec), "warning", "unset", _fix(ctx, rec, where), where.lstrip("/") or None, None)
     if satisfies(found.value, rec):
         return None
-    problem, severity = "differs", "warning"
+    problem = "differs"
+    severity: Severity = "warning"
     removed = (setting.removed_values or {}).get(normalize(found.value))
     if removed and KubeVersion.parse(removed) <= ctx.plan.k8s_version:
         problem, severity = "removed-value", "error"

@@ -533,7 +533,8 @@ def probe(root: Path) -> NodeState:
     containerd = read_containerd(root)
     runtime, cri_dockerd = detect_runtime(kubelet, docker, containerd)
     packages = dpkg_versions(root)
-    k8s_version, k8s_source = version_from_images(pods), "control-plane static pod image tags"
+    k8s_version = version_from_images(pods)
+    k8s_source: str | None = "control-plane static pod image tags"
     if k8s_version is None:
         found = kubelet_version(root, kubelet, packages)
         k8s_version, k8s_source = (found[0], f"kubelet version from {found[1]}") if found else (None, None)

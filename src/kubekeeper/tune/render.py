@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 from ruamel.yaml import YAML
@@ -45,7 +46,7 @@ def split_dotted(path: str) -> list[str]:
     return [a or b or c for a, b, c in parts]
 
 
-def set_nested(tree: dict, dotted: Iterable[str], value: object) -> None:
+def set_nested(tree: dict[str, Any], dotted: Iterable[str], value: object) -> None:
     keys = list(dotted)
     node = tree
     for key in keys[:-1]:
@@ -61,7 +62,7 @@ def _flag_value(value: Scalar) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _yaml_text(documents: list[dict]) -> str:
+def _yaml_text(documents: list[dict[str, Any]]) -> str:
     yaml = YAML()
     yaml.default_flow_style = False
     out = io.StringIO()
@@ -88,7 +89,7 @@ def render_containerd(plan: Plan) -> str:
     doc.add(tomlkit.comment(HEADER.format(nodes=plan.nodes, version=plan.k8s_version)))
     doc.add(tomlkit.comment(f"fragment for containerd {plan.containerd_version} (config version {plan.containerd_config_version}); merge into /etc/containerd/config.toml"))
     doc["version"] = plan.containerd_config_version
-    tree: dict = {}
+    tree: dict[str, Any] = {}
     for s in _rendered(plan.settings, "toml"):
         set_nested(tree, split_dotted(s.toml_path or s.key), s.value)
     for key, value in tree.items():
@@ -101,14 +102,14 @@ def render_daemon_json(plan: Plan) -> str:
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
-def _config_tree(settings: Iterable[Recommendation]) -> dict:
-    tree: dict = {}
+def _config_tree(settings: Iterable[Recommendation]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
     for s in settings:
         set_nested(tree, s.key.split("."), s.value)
     return tree
 
 
-def kubelet_config(plan: Plan) -> dict:
+def kubelet_config(plan: Plan) -> dict[str, Any]:
     body = {"apiVersion": KUBELET_API, "kind": "KubeletConfiguration"}
     body.update(_config_tree(_rendered(plan.for_component("kubelet"), "config")))
     return body
@@ -118,14 +119,14 @@ def render_kubelet_config(plan: Plan) -> str:
     return _yaml_text([kubelet_config(plan)])
 
 
-def scheduler_config(plan: Plan, kubeconfig: str | None = None) -> dict | None:
+def scheduler_config(plan: Plan, kubeconfig: str | None = None) -> dict[str, Any] | None:
     """KubeSchedulerConfiguration; with `kubeconfig` it also names the client's kubeconfig, which a
     scheduler started with --config must have: its --kubeconfig flag is ignored then."""
     api = load_versions().scheduler_api(plan.k8s_version)
     settings = _rendered(plan.for_component("kube-scheduler"), "config")
     if api is None or not settings:
         return None
-    body: dict = {"apiVersion": api, "kind": "KubeSchedulerConfiguration"}
+    body: dict[str, Any] = {"apiVersion": api, "kind": "KubeSchedulerConfiguration"}
     body.update(_config_tree(settings))
     if kubeconfig:
         body.setdefault("clientConnection", {})["kubeconfig"] = kubeconfig
@@ -137,7 +138,7 @@ def render_scheduler_config(plan: Plan) -> str | None:
     return _yaml_text([body]) if body else None
 
 
-def kube_proxy_config(plan: Plan) -> dict | None:
+def kube_proxy_config(plan: Plan) -> dict[str, Any] | None:
     settings = _rendered(plan.for_component("kube-proxy"), "config")
     if not settings:
         return None
@@ -170,7 +171,7 @@ def render_flag_file(plan: Plan, component: str) -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def apf_patches(plan: Plan) -> list[tuple[str, dict]]:
+def apf_patches(plan: Plan) -> list[tuple[str, dict[str, Any]]]:
     """(priority level, merge patch) per APF level to change; the annotation stops the apiserver from
     restoring its suggested spec (flow-control docs, "autoupdate-spec")."""
     api = load_versions().flowcontrol(plan.k8s_version)
@@ -198,12 +199,12 @@ def _extra_args(flags: list[tuple[str, str]], api: str) -> object:
     return {key.lstrip("-"): value for key, value in flags}
 
 
-def kubeadm_cluster_configuration(plan: Plan) -> dict:
+def kubeadm_cluster_configuration(plan: Plan) -> dict[str, Any]:
     """ClusterConfiguration carrying every control-plane flag; the scheduler gets its
     KubeSchedulerConfiguration through extraArgs `config` plus an extraVolume (kubeadm starts it
     without --config, so client QPS would otherwise never reach a kubeadm cluster)."""
     api = load_versions().kubeadm_api(plan.k8s_version)
-    body: dict = {"apiVersion": api, "kind": "ClusterConfiguration", "kubernetesVersion": f"v{plan.k8s_version}.0"}
+    body: dict[str, Any] = {"apiVersion": api, "kind": "ClusterConfiguration", "kubernetesVersion": f"v{plan.k8s_version}.0"}
     sections = {"apiServer": "kube-apiserver", "controllerManager": "kube-controller-manager"}
     for section, component in sections.items():
         flags = flags_of(plan, component)
@@ -230,7 +231,7 @@ def kubeadm_cluster_configuration(plan: Plan) -> dict:
     return body
 
 
-def kubeadm_documents(plan: Plan) -> list[dict]:
+def kubeadm_documents(plan: Plan) -> list[dict[str, Any]]:
     """What `kubeadm init --config` (or `kubeadm upgrade apply --config`) takes: the
     ClusterConfiguration, then the KubeletConfiguration and KubeProxyConfiguration component configs."""
     docs = [kubeadm_cluster_configuration(plan), kubelet_config(plan)]

@@ -30,7 +30,9 @@ def _metadata(meta: dict, namespaced: bool) -> dict:
 
 def is_static(pv: dict | None) -> bool:
     """A PV an administrator created (no provisioner annotation) must be recreated too."""
-    return bool(pv) and PROVISIONED_BY not in (pv.get("metadata", {}).get("annotations") or {})
+    if not pv:
+        return False
+    return PROVISIONED_BY not in (pv.get("metadata", {}).get("annotations") or {})
 
 
 def pvc_body(pvc: dict, pv: dict | None) -> dict:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime
+
 from kubekeeper.backup.backup_set import PartOutcome, SetReport, new_set_id, run_part
 from kubekeeper.errors import OperationFailed
 
@@ -34,7 +37,24 @@ def test_unexpected_exception_in_a_part_is_contained() -> None:
     assert not result.ok and "ZeroDivisionError" in (result.error or "")
 
 
-def test_set_ids_are_unique_and_sortable() -> None:
+def test_set_ids_are_unique_with_a_fixed_width_time_part() -> None:
     ids = {new_set_id() for _ in range(50)}
     assert len(ids) == 50
     assert all(len(i.split("-")[0]) == 16 for i in ids)
+
+
+def test_set_ids_sort_in_time_order() -> None:
+    """Across second, minute, day, month and year boundaries (where a non-padded or local-time stamp
+    would sort wrong), and for ids made in the same second, sorting the ids sorts by time."""
+    times = [datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC),
+             datetime(2026, 1, 1, 0, 0, 9, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC),
+             datetime(2026, 1, 1, 9, 59, 0, tzinfo=UTC), datetime(2026, 1, 1, 10, 0, 0, tzinfo=UTC),
+             datetime(2026, 1, 9, 0, 0, 0, tzinfo=UTC), datetime(2026, 1, 10, 0, 0, 0, tzinfo=UTC),
+             datetime(2026, 9, 30, 0, 0, 0, tzinfo=UTC), datetime(2026, 10, 1, 0, 0, 0, tzinfo=UTC)]
+    made = [(when, new_set_id(when)) for when in times]
+    shuffled = list(made)
+    random.Random(14).shuffle(shuffled)
+    assert [when for when, _ in sorted(shuffled, key=lambda pair: pair[1])] == times
+    same_second = sorted(new_set_id(times[0]) for _ in range(20))
+    later = new_set_id(times[1])
+    assert all(set_id < later for set_id in same_second)

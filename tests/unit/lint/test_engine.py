@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from kubekeeper.errors import BadInput
+from kubekeeper.lint.model import SEVERITY_RANK
 from kubekeeper.lint.profiles import RESOURCE_CHECKS, all_profiles, profile, raw_profiles
 from kubekeeper.lint.rules import all_rules
-from tests.unit.lint.conftest import container, deployment, rules_of, run_lint
+from tests.unit.lint.conftest import container, deployment, pdb, rules_of, run_lint
 
 BEST_EFFORT = [container(requests=None, limits=None)]
 
@@ -49,9 +50,27 @@ def test_suppress_all():
     assert result.findings == [] and len(result.workloads) == 1
 
 
-@pytest.mark.parametrize("fail_on,expected", [("error", True), ("warning", True), ("info", True)])
-def test_fail_on_best_effort(fail_on, expected):
-    assert run_lint(deployment(containers=BEST_EFFORT)).failed(fail_on) is expected
+#: workloads whose most severe finding (default profile) is an error, a warning, an info - and none at all
+WORST_FINDING = {
+    "error": deployment(containers=BEST_EFFORT),  # qos-best-effort
+    "warning": deployment(containers=[container(limits={"cpu": "100m"})]),  # resource-limits: no memory limit
+    "info": deployment(),  # pdb-missing only
+    "none": [deployment(), pdb()],
+}
+
+
+@pytest.mark.parametrize(("worst", "fail_on", "expected"), [
+    ("error", "error", True), ("error", "warning", True), ("error", "info", True),
+    ("warning", "error", False), ("warning", "warning", True), ("warning", "info", True),
+    ("info", "error", False), ("info", "warning", False), ("info", "info", True),
+    ("none", "error", False), ("none", "warning", False), ("none", "info", False),
+])
+def test_fail_on_is_a_threshold(worst: str, fail_on: str, expected: bool) -> None:
+    objects = WORST_FINDING[worst]
+    result = run_lint(*objects) if isinstance(objects, list) else run_lint(objects)
+    severities = {f.severity for f in result.findings}
+    assert max(severities, key=SEVERITY_RANK.__getitem__, default="none") == worst  # the case is what it says
+    assert result.failed(fail_on) is expected
 
 
 def test_fail_on_threshold_ignores_lower_severities():

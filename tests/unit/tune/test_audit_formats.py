@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import xmlschema
 
-from kubekeeper.report.junit import junit_document
-from kubekeeper.report.sarif import ReportItem, sarif_document
+from kubekeeper.report.junit import Case, Suite, junit_document
+from kubekeeper.report.sarif import Result, Tool, sarif_document
 
 SCHEMAS = Path(__file__).parents[2] / "data" / "schemas"
 
@@ -32,7 +32,8 @@ def test_audit_sarif_validates(cli, node_tree) -> None:
 
 
 def test_sarif_schema_rejects_a_broken_document() -> None:
-    document = sarif_document("t", "1", [ReportItem("r", "warning", "m", "f.yaml", 3)])
+    document = sarif_document(Tool("t", "1"), [Result("r", "warning", "m", "f.yaml", 3)])
+    assert not list(_sarif_validator().iter_errors(document))
     document["runs"][0]["results"][0]["level"] = "fatal"
     assert list(_sarif_validator().iter_errors(document))
 
@@ -47,6 +48,6 @@ def test_audit_junit_validates(cli, node_tree) -> None:
 
 def test_junit_schema_rejects_missing_name() -> None:
     schema = xmlschema.XMLSchema(str(SCHEMAS / "junit-10.xsd"))
-    text = junit_document("s", [ReportItem("r", "error", "m")], ["ok"])
+    text = junit_document("s", [Suite("s", [Case("r", "s.r", "failure", "m", "error", "error: m"), Case("ok", "s.ok")])])
     assert schema.is_valid(text)
     assert not schema.is_valid(text.replace('name="ok" ', ""))

@@ -11,7 +11,7 @@ configuration` annotation is checked instead, when present.
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from typing import Any, Iterator
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.rules import Context
@@ -24,7 +24,8 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 def _declared_replicas(workload: Workload) -> object | None:
     manifest = workload.manifest
-    spec = manifest.obj.get("spec") if isinstance(manifest.obj.get("spec"), dict) else {}
+    found = manifest.obj.get("spec")
+    spec: dict[str, Any] = found if isinstance(found, dict) else {}
     if not manifest.live:
         return spec.get("replicas") if "replicas" in spec else None
     annotations = manifest.metadata.get("annotations")

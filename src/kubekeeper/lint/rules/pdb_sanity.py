@@ -46,7 +46,8 @@ def check(workload: Workload, context: Context) -> Iterator[Violation]:
                         "to evict them, so node drains hang")
     target = f"{workload.kind} {workload.name}"
     for pdb in pdbs:
-        spec = pdb.obj.get("spec") if isinstance(pdb.obj.get("spec"), dict) else {}
+        found = pdb.obj.get("spec")
+        spec: dict[str, Any] = found if isinstance(found, dict) else {}
         max_unavailable, min_available = spec.get("maxUnavailable"), spec.get("minAvailable")
         if max_unavailable is not None and scaled(max_unavailable, workload.replicas) == 0:
             yield Violation(f"maxUnavailable: {max_unavailable} allows no voluntary eviction of the pods of {target}: "

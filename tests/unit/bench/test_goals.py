@@ -1,0 +1,63 @@
+"""Benches report each goal they check, met or missed (bench/bench_volume.py, bench_registry.py), and the
+registry bench's memory figure is kubekeeper and its children together (bench/memory.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from bench import bench_registry, bench_volume
+from bench.memory import TreeSampler
+
+MiB = 1 << 20
+
+
+def _ratios(full: tuple[float, float], incremental: tuple[float, float]) -> dict[str, dict[str, float]]:
+    return {phase: {"kubekeeper_vs_restic": r, "kubekeeper_vs_seed": s} for phase, (r, s) in
+            (("full", full), ("incremental", incremental))}
+
+
+def test_volume_goals_are_judged_in_both_phases() -> None:
+    committed_run = _ratios((0.95, 0.44), (1.177, 0.961))  # bench/results/volume.json: met was true
+    goals = bench_volume.judge(committed_run)
+    assert [(g["phase"], g["met"]) for g in goals] == [("full", True), ("full", True), ("incremental", False), ("incremental", False)]
+    assert not all(g["met"] for g in goals)
+    assert all(g["met"] for g in bench_volume.judge(_ratios((1.1, 0.75), (1.0, 0.5))))  # at the limit is met
+    assert [g["met"] for g in bench_volume.judge(_ratios((0.9, 0.7), (1.05, 0.76)))] == [True, True, True, False]
+
+
+def test_registry_goals_are_judged() -> None:
+    result = {"backup_seconds": {"ratio_kubekeeper_over_skopeo": 0.2},
+              "bytes_stored": {"kubekeeper_over_unique": 1.06},
+              "memory_1gb_layer": {"peak_rss_mb_kubekeeper_with_restic": 150.0}}
+    goals = bench_registry.judge(result)
+    assert [(g["figure"], g["met"]) for g in goals] == [("backup_seconds.ratio_kubekeeper_over_skopeo", True),
+                                                        ("bytes_stored.kubekeeper_over_unique", False),
+                                                        ("memory_1gb_layer.peak_rss_mb_kubekeeper_with_restic", True)]
+
+
+HOLD = "import sys, time; block = bytearray({size}); block[::4096] = b'x' * len(block[::4096]); time.sleep({seconds})"
+
+
+def test_tree_sampler_adds_up_a_parent_and_its_child(tmp_path) -> None:
+    """A parent holding 40 MiB starts a child holding 60 MiB: the tree's peak is about their sum, more
+    than either process's own peak (which is all getrusage's largest-child figure could show)."""
+    child = HOLD.format(size=60 * MiB, seconds=1.0)
+    parent = (HOLD.format(size=40 * MiB, seconds=0) + f"; import subprocess; subprocess.run([sys.executable, '-c', {child!r}])")
+    proc = subprocess.Popen([sys.executable, "-c", parent])
+    with TreeSampler(proc.pid, interval=0.02) as memory:
+        proc.wait(timeout=30)
+        time.sleep(0.05)
+    assert proc.returncode == 0
+    largest_single = max(memory.peak_own_rss.values())  # both are "python3": the larger one's VmHWM
+    assert largest_single >= 60 * MiB
+    assert memory.peak_tree_rss >= 100 * MiB and memory.peak_tree_rss >= largest_single + 30 * MiB
+
+
+def test_sampler_of_an_exited_process_is_empty() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    sampler = TreeSampler(proc.pid)
+    sampler.sample()
+    assert sampler.peak_tree_rss == 0 and sampler.peak_own_rss == {}
