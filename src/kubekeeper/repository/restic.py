@@ -126,6 +126,10 @@ class Repository:
         cwd: Path | None = None,
     ) -> Command:
         argv = tuple(argv)
+        trailing: tuple[str, ...] = ()
+        if "--" in argv:  # a producer command (backup --stdin-from-command) ends the argv: options go before it
+            cut = argv.index("--")
+            argv, trailing = argv[:cut], argv[cut:]
         if self.spec.insecure_tls:
             argv = (*argv, "--insecure-tls")
         if writes and self.compression:
@@ -136,6 +140,7 @@ class Repository:
         # restic applies -o to both repositories of a copy: the source's (sftp.command ...) too
         for option in dict.fromkeys((*self.spec.options, *other_options)):
             argv = (*argv, "-o", option)
+        argv = (*argv, *trailing)
         return Command(argv=argv, env=self._env(extra_env), cwd=cwd, timeout=self.timeout, secrets=self.spec.secrets + secrets,
                        stall_timeout=self.stall_timeout, stall_subject=self.spec.display)
 
