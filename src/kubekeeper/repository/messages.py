@@ -201,9 +201,15 @@ def classify(error: CommandFailed, repo_display: str) -> OperationFailed:
     the following location?" - that must read "access denied", never "create one", or the advice
     would make a second repository."""
     if isinstance(error, CommandStalled):
+        waited = error.message.split("made no progress for ", 1)[-1].split(" and was stopped", 1)[0]
+        retries = [line.strip() for line in error.stderr.splitlines() if "retrying after" in line]
+        last = retries[-1].split(": ", 1)[-1] if retries else ""
+        if any(marker in last.lower() for marker in _UNREACHABLE):
+            return BackendStalled(f"repository backend unreachable: {repo_display}: still failing after {waited} ({last}); stopped")
         return BackendStalled(
-            f"repository backend {repo_display} made no progress for {error.message.split('made no progress for ', 1)[-1]}"
-            " (raise --stall-timeout / KUBEKEEPER_STALL_TIMEOUT if the backend is just slow)"
+            f"repository backend {repo_display} made no progress for {waited} (it accepts connections but does not answer"
+            + (f"; restic: {last}" if last else "") + "); stopped - raise --stall-timeout / KUBEKEEPER_STALL_TIMEOUT "
+            "if the backend is just slow"
         )
     text = error.stderr
     exited = exit_error(text)
