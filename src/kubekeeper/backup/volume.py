@@ -22,7 +22,17 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from kubekeeper.errors import KubekeeperError, OperationFailed
-from kubekeeper.repository import AccessDenied, Repository, RepositoryNotFound, Snapshot, WrongPassword, selection, snapshot_tags
+from kubekeeper.repository import (
+    AccessDenied,
+    BackendUnreachable,
+    Repository,
+    RepositoryLocked,
+    RepositoryNotFound,
+    Snapshot,
+    WrongPassword,
+    selection,
+    snapshot_tags,
+)
 from kubekeeper.repository.tags import details_of
 from kubekeeper.volumes import hooks
 from kubekeeper.volumes.model import ELSEWHERE, Problem, PvcRef, VolumeSource
@@ -36,7 +46,7 @@ DATA, META = "data", "meta"
 ALWAYS_EXCLUDE = (WORK_NAME,)
 ROOT_FIELDS = ("mode", "uid", "gid", "atime_ns", "mtime_ns")
 #: repository failures that end the whole run with their own exit code instead of failing one volume
-REPOSITORY_FATAL = (RepositoryNotFound, WrongPassword, AccessDenied)
+REPOSITORY_FATAL = (RepositoryNotFound, WrongPassword, AccessDenied, BackendUnreachable, RepositoryLocked)
 
 
 @dataclass

@@ -62,7 +62,7 @@ def show_set(report: SetReport) -> None:
             stdout.print(f"  [yellow]retention skipped[/yellow] in {where} (append-only): run it with the admin URL, "
                          "`kubekeeper repo forget --repo <admin URL>`")
         else:
-            stdout.print(f"  retention applied in {where}")
+            stdout.print(f"  retention applied in {where}: {entry.get('removed', 0)} snapshot(s) removed")
 
 
 def finished_at(report: SetReport) -> datetime:

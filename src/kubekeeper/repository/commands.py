@@ -37,17 +37,21 @@ def key_list_argv() -> tuple[str, ...]:
     return (RESTIC, "key", "list", "--json", "--no-lock")
 
 
-def key_add_argv(new_password_file: str, *, host: str | None = None) -> tuple[str, ...]:
+def _retry(retry_lock: str | None) -> list[str]:
+    return ["--retry-lock", retry_lock] if retry_lock else []
+
+
+def key_add_argv(new_password_file: str, *, host: str | None = None, retry_lock: str | None = None) -> tuple[str, ...]:
     """The new password comes from a file (`/dev/stdin` when kubekeeper feeds it), never argv."""
-    return (RESTIC, "key", "add", "--new-password-file", new_password_file, *(["--host", host] if host else []))
+    return (RESTIC, "key", "add", "--new-password-file", new_password_file, *(["--host", host] if host else []), *_retry(retry_lock))
 
 
-def key_passwd_argv(new_password_file: str) -> tuple[str, ...]:
-    return (RESTIC, "key", "passwd", "--new-password-file", new_password_file)
+def key_passwd_argv(new_password_file: str, *, retry_lock: str | None = None) -> tuple[str, ...]:
+    return (RESTIC, "key", "passwd", "--new-password-file", new_password_file, *_retry(retry_lock))
 
 
-def key_remove_argv(key_id: str) -> tuple[str, ...]:
-    return (RESTIC, "key", "remove", key_id)
+def key_remove_argv(key_id: str, *, retry_lock: str | None = None) -> tuple[str, ...]:
+    return (RESTIC, "key", "remove", *_retry(retry_lock), key_id)
 
 
 def list_locks_argv() -> tuple[str, ...]:

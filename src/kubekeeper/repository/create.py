@@ -109,10 +109,10 @@ def _create_remote(repo: Repository, chunker_source: Repository | None) -> bool:
             raise
         log.info("a concurrent init created %s; removing this init's key %s", repo.spec.display, damaged[1][:8])
         _wait_for(repo, "the repository a concurrent init created")
-        repo.remove_key(damaged[1])
+        _remove_one_time_key(repo, damaged[1])
         return False
     new_key = temporary.add_key(real)
-    repo.remove_key(ours)
+    _remove_one_time_key(repo, ours)
     try:
         repo._run(commands.cat_config_argv())
     except messages.RepositoryError as exc:
@@ -122,6 +122,15 @@ def _create_remote(repo: Repository, chunker_source: Repository | None) -> bool:
         ) from exc
     log.debug("created %s with key %s", repo.spec.display, new_key[:8])
     return True
+
+
+def _remove_one_time_key(repo: Repository, key_id: str) -> None:
+    """An append-only backend refuses deleting keys: the one-time key then stays, harmless (it opens
+    with a password nobody has)."""
+    try:
+        repo.remove_key(key_id)
+    except messages.AppendOnly:
+        log.info("%s is append-only: the one-time key %s stays (it opens with no one's password)", repo.spec.display, key_id[:8])
 
 
 def _wait_for(repo: Repository, what: str) -> None:

@@ -413,18 +413,21 @@ class Repository:
     def keys(self) -> list[dict]:
         return json.loads(self._run(commands.key_list_argv()).text or "[]")
 
-    def add_key(self, new_password: bytes, *, host: str | None = None) -> str:
+    def _lock_wait(self, wait: str | None) -> str | None:
+        return wait if wait and self.has(features.RETRY_LOCK) else None
+
+    def add_key(self, new_password: bytes, *, host: str | None = None, lock_wait: str | None = "1m") -> str:
         """Add a key for another password (fed on stdin, never argv); returns its id."""
-        result = self._run(commands.key_add_argv("/dev/stdin", host=host), stdin=new_password)
+        result = self._run(commands.key_add_argv("/dev/stdin", host=host, retry_lock=self._lock_wait(lock_wait)), stdin=new_password)
         return _saved_key_id(result.text)
 
-    def change_password(self, new_password: bytes) -> str:
+    def change_password(self, new_password: bytes, *, lock_wait: str | None = "1m") -> str:
         """Replace the key this password opens with one for `new_password`; returns the new key's id."""
-        result = self._run(commands.key_passwd_argv("/dev/stdin"), stdin=new_password)
+        result = self._run(commands.key_passwd_argv("/dev/stdin", retry_lock=self._lock_wait(lock_wait)), stdin=new_password)
         return _saved_key_id(result.text)
 
-    def remove_key(self, key_id: str) -> None:
-        self._run(commands.key_remove_argv(key_id))
+    def remove_key(self, key_id: str, *, lock_wait: str | None = "1m") -> None:
+        self._run(commands.key_remove_argv(key_id, retry_lock=self._lock_wait(lock_wait)))
 
 
 class _Counter:
