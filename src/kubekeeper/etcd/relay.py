@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import IO
@@ -30,6 +31,8 @@ from kubekeeper.etcd.trailer import SHA256_SIZE, SnapshotCheck, TrailerVerifier
 from kubekeeper.execute import die_with_parent
 
 CHUNK = 1 << 20
+#: seconds to wait for kubekeeper to open the FIFO's other end (it does so as soon as restic starts us)
+OPEN_TIMEOUT = 120.0
 
 
 def relay(source: IO[bytes], sink: IO[bytes], db_size: int, what: str = "snapshot") -> SnapshotCheck:
@@ -51,8 +54,21 @@ def _write_result(path: Path, doc: dict) -> None:
     os.replace(tmp, path)
 
 
+def _orphaned() -> bool:
+    """True if restic (our parent) is already gone: prctl came too late to tie us to it."""
+    try:
+        return Path(f"/proc/{os.getppid()}/comm").read_text().strip() != "restic"
+    except OSError:
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     die_with_parent()  # restic is our parent: never outlive it
+    if _orphaned():
+        return 1
+    timer = threading.Timer(OPEN_TIMEOUT, os._exit, args=(1,))  # kubekeeper never opened its end: give up
+    timer.daemon = True
+    timer.start()
     parser = argparse.ArgumentParser(prog="kubekeeper-etcd-relay", description=__doc__)
     parser.add_argument("--fifo", type=Path, required=True)
     parser.add_argument("--db-size", type=int, default=-1)
@@ -61,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with open(args.fifo, "rb", buffering=0) as source:
+            timer.cancel()
             check = relay(source, sys.stdout.buffer, args.db_size, args.what)  # type: ignore[arg-type]
     except VerificationFailed as exc:
         _write_result(args.result, {"ok": False, "error": exc.message})
