@@ -28,7 +28,10 @@ KUBEKEEPER = [sys.executable, "-m", "kubekeeper"]
 
 
 def kk(*args: str, env: dict | None = None, timeout: float = 180, input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*KUBEKEEPER, *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
+    """`kubekeeper ARGS` as a process. KUBEKEEPER_TEST_CLI_SRC runs another source tree instead (e.g.
+    the code before a fix, to see these tests fail there)."""
+    other = {"PYTHONPATH": os.environ["KUBEKEEPER_TEST_CLI_SRC"]} if os.environ.get("KUBEKEEPER_TEST_CLI_SRC") else {}
+    return subprocess.run([*KUBEKEEPER, *args], capture_output=True, text=True, env={**os.environ, **other, **(env or {})},
                           timeout=timeout, input=input)
 
 

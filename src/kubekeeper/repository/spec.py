@@ -47,6 +47,15 @@ class RepoSpec:
 
     def __post_init__(self) -> None:
         redact.register(*self.secrets)
+        # restic may run in another directory (a volume is backed up from inside it): relative paths
+        # given by the operator are made absolute here, once
+        for name in ("password_file", "cacert"):
+            value = getattr(self, name)
+            if value is not None and not Path(value).is_absolute():
+                object.__setattr__(self, name, Path(value).absolute())
+        local = self.url.removeprefix("local:")
+        if local and ":" not in local.split("/", 1)[0] and not local.startswith("/"):
+            object.__setattr__(self, "url", str(Path(local).absolute()))
         if not self.url:
             raise BadInput("no repository: pass --repo or set RESTIC_REPOSITORY")
         given = [name for name, value in (("a password file", self.password_file), ("a password command", self.password_command),
