@@ -11,7 +11,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,11 +20,10 @@ from pyetcd import etcdrpc
 from kubekeeper.etcd.snapshot import verify_file
 from kubekeeper.repository import Repository, RepoSpec
 from tests.e2e.conftest import write_password
-from tests.e2e.test_repository_safety import _assert_gone, _children, _comm, _wait_for_children, kk, volume_dir
+from tests.e2e.test_repository_safety import KUBEKEEPER, _assert_gone, _children, _comm, _wait_for_children, kk, volume_dir
 from tests.e2e.volumes.test_volume_backup_restore import populate, tree
 
 pytestmark = pytest.mark.e2e
-KUBEKEEPER = [sys.executable, "-m", "kubekeeper"]
 #: run kubekeeper as root without the capabilities that let root read any file: a 0000 file is unreadable
 NO_DAC = ["setpriv", "--inh-caps", "-dac_override,-dac_read_search", "--bounding-set", "-dac_override,-dac_read_search"]
 
@@ -111,14 +109,14 @@ def test_default_verify_finds_a_damaged_pack_every_time(tmp_path: Path, restic_r
 
 
 # ------------------------------------------------------------------------------ fault 8
-def test_verify_of_an_empty_etcd(cli, etcd_cluster_factory, restic_repo) -> None:
+def test_verify_of_an_empty_etcd(etcd_cluster_factory, restic_repo) -> None:
     cluster = etcd_cluster_factory(1)
-    stored = cli("backup", "etcd", "--endpoints", ",".join(cluster.endpoints), *restic_repo.cli_args, "--format", "json")
-    assert stored.code == 0, stored.err
-    assert json.loads(stored.out)["details"]["revision"] == 1  # nothing was ever written
-    drill = cli("verify", *restic_repo.cli_args, "--format", "json")
-    assert drill.code == 0, drill.out + drill.err
-    etcd = next(c for c in json.loads(drill.out)["checks"] if c["part"] == "etcd")
+    stored = kk("backup", "etcd", "--endpoints", ",".join(cluster.endpoints), *restic_repo.cli_args, "--format", "json")
+    assert stored.returncode == 0, stored.stderr
+    assert json.loads(stored.stdout)["details"]["revision"] == 1  # nothing was ever written
+    drill = kk("verify", *restic_repo.cli_args, "--format", "json")
+    assert drill.returncode == 0, drill.stdout + drill.stderr
+    etcd = next(c for c in json.loads(drill.stdout)["checks"] if c["part"] == "etcd")
     assert "revision 0 (recorded 1)" in etcd["message"] and "1,000,000,000 after a bump" in etcd["message"]
 
 

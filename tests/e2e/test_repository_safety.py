@@ -24,14 +24,15 @@ from kubekeeper.repository import Repository, RepoSpec
 from tests.e2e.conftest import write_password
 
 pytestmark = pytest.mark.e2e
-KUBEKEEPER = [sys.executable, "-m", "kubekeeper"]
+#: KUBEKEEPER_TEST_CLI_SRC runs the CLI from another source tree (e.g. the code before a fix, to see
+#: these tests fail there); fixtures and checks always use this tree
+_OTHER_SRC = os.environ.get("KUBEKEEPER_TEST_CLI_SRC")
+KUBEKEEPER = [*(["env", f"PYTHONPATH={_OTHER_SRC}"] if _OTHER_SRC else []), sys.executable, "-m", "kubekeeper"]
 
 
 def kk(*args: str, env: dict | None = None, timeout: float = 180, input: str | None = None) -> subprocess.CompletedProcess:
-    """`kubekeeper ARGS` as a process. KUBEKEEPER_TEST_CLI_SRC runs another source tree instead (e.g.
-    the code before a fix, to see these tests fail there)."""
-    other = {"PYTHONPATH": os.environ["KUBEKEEPER_TEST_CLI_SRC"]} if os.environ.get("KUBEKEEPER_TEST_CLI_SRC") else {}
-    return subprocess.run([*KUBEKEEPER, *args], capture_output=True, text=True, env={**os.environ, **other, **(env or {})},
+    """`kubekeeper ARGS` as a process (see KUBEKEEPER above)."""
+    return subprocess.run([*KUBEKEEPER, *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
                           timeout=timeout, input=input)
 
 
