@@ -156,7 +156,7 @@ def test_two_backups_at_once_into_one_repository(tmp_path: Path, restic_repo, rc
     rest_url = f"rest:http://127.0.0.1:{rclone_rest.port}/concurrent-{secrets.token_hex(4)}/"
     assert kk("repo", "init", "--repo", rest_url, "--password-file", str(rest_pw)).returncode == 0
     for url, pw in ((restic_repo.url, restic_repo.password_file), (rest_url, rest_pw)):
-        sources = [volume_dir(tmp_path / f"node{i}-{abs(hash(url))}", files=200) for i in range(3)]
+        sources = [volume_dir(tmp_path / f"node{i}-{abs(hash(url))}", files=60) for i in range(3)]
         procs = [subprocess.Popen([*KUBEKEEPER, "backup", "volume", "--pvc", f"ns/pvc{i}", "--source-dir", str(src), "--repo", url,
                                    "--password-file", str(pw), "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for i, src in enumerate(sources)]

@@ -13,11 +13,13 @@ How kubekeeper avoids it:
   for `config` first. The lock file is removed by the creator while it still holds the lock.
 - **Remote repositories** (sftp, REST, S3, rclone) have no lock to take, so the repository is created
   under a random one-time password, and only the racer whose config survived adds the real
-  password: `restic init` with the temporary password; wait a settle period (longer than any racing
-  init needs to write its config); open with the temporary password. Only this racer's key decrypts
-  with it, so restic either opens the config (we won: add a key for the real password, remove the
-  temporary key, re-check with the real password) or reports our key as damaged (we lost: wait for
-  the winner's real key, then remove our own). A key left by a racer that crashed opens with nobody's
+  password: `restic init` with the temporary password; then wait until the repository's key list has
+  not changed for a settle window (every racer writes its key just before its config, so by then no
+  config write is pending), opening it with the temporary password each time. Only this racer's key
+  decrypts with it, so restic either opens the config (we won: add a key for the real password -
+  restic re-opens with it and drops it if it does not fit -, remove the temporary key, re-check with
+  the real password) or reports our key as damaged (we lost: wait for the winner's real key, then
+  remove our own). A key left by a racer that crashed opens with nobody's
   password and harms nothing. Racers on the same host also share a host-wide lock first.
 """
 
@@ -100,18 +102,20 @@ def _create_remote(repo: Repository, chunker_source: Repository | None) -> bool:
             _wait_for(repo, "the repository another init is creating")
             return False  # another init got there first: we wrote nothing
         raise
-    time.sleep(max(SETTLE_SECONDS, 1.5 * (time.monotonic() - started)))
+    window = max(SETTLE_SECONDS, 2 * (time.monotonic() - started))
     try:
-        [ours] = [k["id"] for k in temporary.keys() if k.get("current")]  # opens only with our config
-    except messages.RepositoryError as exc:
-        damaged = _DAMAGED_KEY.search(exc.message) or _DAMAGED_KEY.search(str(exc.__cause__ and getattr(exc.__cause__, "stderr", "")))
-        if damaged is None:
-            raise
-        log.info("a concurrent init created %s; removing this init's key %s", repo.spec.display, damaged[1][:8])
+        ours = _settled_key(temporary, window)
+        try:
+            new_key = temporary.add_key(real)  # restic re-opens with it and removes it again if it does not fit
+        except messages.RepositoryError as exc:
+            if not _DAMAGED_KEY.search(exc.message):
+                raise
+            raise _Lost(ours) from exc  # the config changed after all: our one-time key is the one left
+    except _Lost as lost:
+        log.info("a concurrent init created %s; removing this init's one-time key %s", repo.spec.display, lost.key_id[:8])
         _wait_for(repo, "the repository a concurrent init created")
-        _remove_one_time_key(repo, damaged[1])
+        _remove_one_time_key(repo, lost.key_id)
         return False
-    new_key = temporary.add_key(real)
     _remove_one_time_key(repo, ours)
     try:
         repo._run(commands.cat_config_argv())
@@ -122,6 +126,35 @@ def _create_remote(repo: Repository, chunker_source: Repository | None) -> bool:
         ) from exc
     log.debug("created %s with key %s", repo.spec.display, new_key[:8])
     return True
+
+
+class _Lost(Exception):
+    """Another init's config replaced ours; `key_id` is our one-time key."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(key_id)
+        self.key_id = key_id
+
+
+def _settled_key(temporary: Repository, window: float) -> str:
+    """Our one-time key's id once no other init can still replace the config: the repository's keys
+    (every racer writes its key just before its config) stayed the same for a whole `window`, and our
+    config still opens. Raises _Lost as soon as another config replaced ours."""
+    previous: set[str] | None = None
+    deadline = time.monotonic() + WINNER_WAIT
+    while True:
+        try:
+            keys = temporary.keys()
+        except messages.RepositoryError as exc:
+            damaged = _DAMAGED_KEY.search(exc.message)
+            if damaged is None:
+                raise
+            raise _Lost(damaged[1]) from exc
+        current = {k["id"] for k in keys}
+        if current == previous or time.monotonic() > deadline:
+            return next(k["id"] for k in keys if k.get("current"))
+        previous = current
+        time.sleep(window)
 
 
 def _remove_one_time_key(repo: Repository, key_id: str) -> None:

@@ -266,7 +266,7 @@ class Repository:
         """Remove an incomplete snapshot; if the repository refuses (append-only, or locked by other
         writers) store a small record that makes every kubekeeper reader ignore it. Says which."""
         try:
-            self.forget_ids([snapshot_id], retry_lock="10s")
+            self.forget_ids([snapshot_id], retry_lock=10)
             return "was removed; it is not a backup"
         except (AppendOnly, messages.RepositoryLocked) as exc:
             reason = "the repository is append-only" if isinstance(exc, AppendOnly) else "the repository is busy"
@@ -332,10 +332,10 @@ class Repository:
     def check(self, read_data_subset: str | None = None) -> str:
         return self._run(commands.check_argv(read_data_subset)).text
 
-    def forget_ids(self, snapshot_ids: Sequence[str], *, retry_lock: str | None = None) -> None:
+    def forget_ids(self, snapshot_ids: Sequence[str], *, retry_lock: int | None = None) -> None:
         """Forget exactly these snapshots. restic 0.18 exits 0 when an append-only backend refuses the
         deletions, so its output is read: AppendOnly when nothing could be removed that way."""
-        lock = retry_lock if retry_lock and self.has(features.RETRY_LOCK) else None
+        lock = self._lock_wait(retry_lock)
         for start in range(0, len(snapshot_ids), FORGET_BATCH):
             result = self._run(commands.forget_ids_argv(snapshot_ids[start:start + FORGET_BATCH], retry_lock=lock))
             if messages.is_append_only_refusal(result.stderr.decode("utf-8", "replace")):
@@ -413,20 +413,25 @@ class Repository:
     def keys(self) -> list[dict]:
         return json.loads(self._run(commands.key_list_argv()).text or "[]")
 
-    def _lock_wait(self, wait: str | None) -> str | None:
-        return wait if wait and self.has(features.RETRY_LOCK) else None
+    def _lock_wait(self, seconds: int | None) -> str | None:
+        """restic's --retry-lock (0.16+), shorter than the stall timeout (waiting for a lock moves nothing)."""
+        if not seconds or not self.has(features.RETRY_LOCK):
+            return None
+        if self.stall_timeout:
+            seconds = min(seconds, int(self.stall_timeout // 2))
+        return f"{seconds}s" if seconds > 0 else None
 
-    def add_key(self, new_password: bytes, *, host: str | None = None, lock_wait: str | None = "1m") -> str:
+    def add_key(self, new_password: bytes, *, host: str | None = None, lock_wait: int | None = 60) -> str:
         """Add a key for another password (fed on stdin, never argv); returns its id."""
         result = self._run(commands.key_add_argv("/dev/stdin", host=host, retry_lock=self._lock_wait(lock_wait)), stdin=new_password)
         return _saved_key_id(result.text)
 
-    def change_password(self, new_password: bytes, *, lock_wait: str | None = "1m") -> str:
+    def change_password(self, new_password: bytes, *, lock_wait: int | None = 60) -> str:
         """Replace the key this password opens with one for `new_password`; returns the new key's id."""
         result = self._run(commands.key_passwd_argv("/dev/stdin", retry_lock=self._lock_wait(lock_wait)), stdin=new_password)
         return _saved_key_id(result.text)
 
-    def remove_key(self, key_id: str, *, lock_wait: str | None = "1m") -> None:
+    def remove_key(self, key_id: str, *, lock_wait: int | None = 60) -> None:
         self._run(commands.key_remove_argv(key_id, retry_lock=self._lock_wait(lock_wait)))
 
 
