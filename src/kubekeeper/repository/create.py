@@ -35,11 +35,11 @@ import secrets
 import shlex
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from kubekeeper import execute, redact
 from kubekeeper.errors import BadInput, OperationFailed
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from kubekeeper.repository.restic import Repository
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LOCK_NAME = ".kubekeeper-init.lock"
 #: at least this long between our init and deciding who won (and 1.5x our own init's duration)
@@ -57,6 +58,8 @@ SETTLE_SECONDS = 3.0
 #: how long a racer that lost waits for the winner to finish
 WINNER_WAIT = 180.0
 _DAMAGED_KEY = re.compile(r"config or key ([0-9a-f]{64}) is damaged")
+#: restic listed a key another racer removed a moment later (it then fails opening the repository)
+_VANISHED_KEY = re.compile(r"<key/[0-9a-f]+> does not exist")
 _ALREADY = ("already initialized", "already contains keys", "already contains snapshots", "config file already exists")
 
 
@@ -106,7 +109,7 @@ def _create_remote(repo: Repository, chunker_source: Repository | None) -> bool:
     try:
         ours = _settled_key(temporary, window)
         try:
-            new_key = temporary.add_key(real)  # restic re-opens with it and removes it again if it does not fit
+            new_key = _retrying(lambda: temporary.add_key(real))  # restic re-opens with it, drops it if it does not fit
         except messages.RepositoryError as exc:
             if not _DAMAGED_KEY.search(exc.message):
                 raise
@@ -118,7 +121,7 @@ def _create_remote(repo: Repository, chunker_source: Repository | None) -> bool:
         return False
     _remove_one_time_key(repo, ours)
     try:
-        repo._run(commands.cat_config_argv())
+        _retrying(lambda: repo._run(commands.cat_config_argv()))
     except messages.RepositoryError as exc:
         raise OperationFailed(
             f"repository {repo.spec.display} was damaged by a concurrent `restic init` that did not wait its turn "
@@ -144,7 +147,7 @@ def _settled_key(temporary: Repository, window: float) -> str:
     deadline = time.monotonic() + WINNER_WAIT
     while True:
         try:
-            keys = temporary.keys()
+            keys = _retrying(temporary.keys)
         except messages.RepositoryError as exc:
             damaged = _DAMAGED_KEY.search(exc.message)
             if damaged is None:
@@ -157,11 +160,23 @@ def _settled_key(temporary: Repository, window: float) -> str:
         time.sleep(window)
 
 
+def _retrying(action: Callable[[], T], attempts: int = 5) -> T:
+    """Run a restic call again when it tripped over a key another racer removed meanwhile."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except messages.RepositoryError as exc:
+            if not _VANISHED_KEY.search(exc.message) or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 + attempt)
+    raise AssertionError("unreachable")
+
+
 def _remove_one_time_key(repo: Repository, key_id: str) -> None:
     """An append-only backend refuses deleting keys: the one-time key then stays, harmless (it opens
     with a password nobody has)."""
     try:
-        repo.remove_key(key_id)
+        _retrying(lambda: repo.remove_key(key_id))
     except messages.AppendOnly:
         log.info("%s is append-only: the one-time key %s stays (it opens with no one's password)", repo.spec.display, key_id[:8])
 
@@ -171,7 +186,7 @@ def _wait_for(repo: Repository, what: str) -> None:
     deadline = time.monotonic() + WINNER_WAIT
     while True:
         try:
-            repo._run(commands.cat_config_argv())
+            _retrying(lambda: repo._run(commands.cat_config_argv()))
             return
         except (messages.RepositoryNotFound, messages.WrongPassword) as exc:
             if time.monotonic() > deadline:
