@@ -71,10 +71,9 @@ def main(
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="kubekeeper: %(levelname)s: %(message)s", stream=sys.stderr)
     redact.install_logging_filter()
-    if stall_timeout is not None:
-        from kubekeeper.cli.options import SESSION
+    from kubekeeper.cli.options import SESSION
 
-        SESSION.stall_timeout = stall_timeout or None
+    SESSION.stall_timeout = "default" if stall_timeout is None else (stall_timeout or None)  # per invocation
 
 
 def modules_for(positionals: list[str]) -> tuple[str, ...]:
