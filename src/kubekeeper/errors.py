@@ -1,8 +1,9 @@
 """Typed errors and the one table that maps them to exit codes.
 
 The command-line contract (README.md, "Usage"): 0 success / nothing found, 1 findings or verification failed,
-2 bad usage or bad input, 3 an operation failed. Library code raises these; only the CLI turns them
-into a one-line message and an exit code, so no traceback ever reaches an operator.
+2 bad usage or bad input, 3 an operation failed, and like restic 0.17+: 10 the repository does not
+exist, 11 the repository is locked, 12 wrong password. Library code raises these; only the CLI turns
+them into a one-line message and an exit code, so no traceback ever reaches an operator.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ class ExitCode(IntEnum):
     FINDINGS = 1
     BAD_INPUT = 2
     OPERATION_FAILED = 3
+    REPOSITORY_MISSING = 10
+    REPOSITORY_LOCKED = 11
+    WRONG_PASSWORD = 12
 
 
 class KubekeeperError(Exception):
@@ -52,6 +56,10 @@ class CommandFailed(OperationFailed):
         super().__init__(message)
         self.returncode = returncode
         self.stderr = stderr
+
+
+class CommandStalled(CommandFailed):
+    """A child made no progress for its stall timeout and was stopped (a hung backend, a dead mount)."""
 
 
 class CommandNotFound(OperationFailed):

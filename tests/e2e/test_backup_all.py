@@ -71,6 +71,9 @@ def test_backup_all_with_registry_down_stores_the_rest_and_verifies(cli, etcd_cl
         reports=tmp_path / "reports", cache=tmp_path / "cache",
     )
 
+    made = cli("repo", "init", "--repo", str(tmp_path / "copy-repo"), "--password-file", str(restic_repo.password_file),
+               "--copy-chunker-params-from", restic_repo.url)
+    assert made.code == 0, made.err
     result = cli("backup", "all", "--config", str(config), "--format", "json", "--no-progress")
 
     assert result.code == 3, result.err

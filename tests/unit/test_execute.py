@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+import time
 
 import pytest
 
 from kubekeeper import execute
-from kubekeeper.errors import CommandFailed, CommandNotFound
+from kubekeeper.errors import CommandFailed, CommandNotFound, CommandStalled
 from kubekeeper.execute import Command
 
 
@@ -91,3 +93,27 @@ def test_children_die_with_kubekeeper(tmp_path) -> None:
         time.sleep(0.05)
     os.kill(child, signal.SIGKILL)
     pytest.fail("the child outlived its killed parent")
+
+
+def test_a_child_without_progress_is_stopped_and_named(monkeypatch) -> None:
+    """A hung peer looks like this from outside: the child sleeps, prints status now and then."""
+    monkeypatch.setattr(execute, "WATCH_INTERVAL", 0.1)
+    command = Command(("sh", "-c", "while true; do echo status; sleep 0.2; done"), stall_timeout=1.5, stall_subject="rest:http://h/r")
+    started = time.monotonic()
+    with pytest.raises(CommandStalled) as info:
+        execute.run(command)
+    assert 1.4 < time.monotonic() - started < 10
+    assert "(rest:http://h/r) made no progress for" in info.value.message and "\n" not in info.value.message
+
+
+def test_a_child_moving_data_is_not_a_stall(monkeypatch) -> None:
+    monkeypatch.setattr(execute, "WATCH_INTERVAL", 0.1)
+    # 3 s of steady I/O (1 MiB every 0.2 s into /dev/null) against a 1 s stall timeout
+    script = "for i in $(seq 15); do head -c 1048576 /dev/zero > /dev/null; sleep 0.2; done"
+    result = execute.run(Command(("sh", "-c", script), stall_timeout=1.0))
+    assert result.returncode == 0
+
+
+def test_activity_reads_proc() -> None:
+    now = execute.activity(os.getpid())
+    assert now is not None and now.io_bytes > 0 and now.cpu_seconds > 0

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from kubekeeper.errors import KubekeeperError
-from kubekeeper.repository import Repository, Retention, selection
+from kubekeeper.repository import AppendOnly, Repository, Retention, selection
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class SetReport:
 
     @property
     def ok(self) -> bool:
+        """Every part stored, every copy made, retention applied or deliberately skipped."""
         return all(p.ok for p in self.parts) and all(c.ok for c in self.copies) and not self.retention.get("error")
 
     def as_json(self) -> dict[str, object]:
@@ -105,14 +106,35 @@ def copy_set(primary: Repository, copies: Sequence[Repository], set_id: str) -> 
 
 
 def apply_retention(repositories: Sequence[Repository], retention: Retention, cluster: str) -> dict[str, object]:
+    """Retention in each repository on its own. An append-only repository (declared in cluster.yaml,
+    or found refusing the deletions) is skipped with a note, not an error: every part was stored, and
+    its retention runs separately with credentials that may delete (`repo forget --repo <admin URL>`)."""
     if retention.empty:
         return {"applied": False}
-    try:
-        for repo in repositories:
-            repo.forget(retention, selection(cluster=cluster))
-    except KubekeeperError as exc:
-        return {"applied": False, "error": exc.message}
-    return {"applied": True, **{k: v for k, v in asdict(retention).items() if v is not None}}
+    per_repository: list[dict[str, object]] = []
+    for repo in repositories:
+        name = repo.spec.display
+        try:
+            decisions = repo.forget(retention, selection(cluster=cluster))
+            removed = sum(len(d.get("remove") or []) for d in decisions)
+            per_repository.append({"repository": name, "applied": True, "removed": removed})
+        except AppendOnly as exc:
+            log.info("retention skipped for %s: %s", name, exc.message)
+            per_repository.append({"repository": name, "applied": False, "skipped": "append-only", "note": exc.message})
+        except KubekeeperError as exc:
+            per_repository.append({"repository": name, "applied": False, "error": exc.message})
+    doc: dict[str, object] = {
+        "applied": any(r["applied"] for r in per_repository),
+        "policy": {k: v for k, v in asdict(retention).items() if v is not None},
+        "repositories": per_repository,
+    }
+    skipped = [str(r["repository"]) for r in per_repository if r.get("skipped")]
+    if skipped:
+        doc["skipped"] = skipped
+    errors = [f"{r['repository']}: {r['error']}" for r in per_repository if r.get("error")]
+    if errors:
+        doc["error"] = "; ".join(errors)
+    return doc
 
 
 def run_backup_set(

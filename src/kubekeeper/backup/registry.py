@@ -95,8 +95,8 @@ class RegistrySource:
         return result
 
     def back_up(self, repository: Repository, cluster: str) -> BackupResult:
+        repository.require()  # before fetching gigabytes for a repository that is not there
         host, result = self.sync()
-        repository.ensure()
         tags = snapshot_tags("registry", cluster, {"registry": host})
         summary = repository.backup_paths([Path(LAYOUT_DIR)], tags, cwd=self.cache)
         details = {"registry": host, "repositories": result.repositories, "tags": result.tags,

@@ -22,7 +22,17 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from kubekeeper.errors import KubekeeperError, OperationFailed
-from kubekeeper.repository import Repository, RepositoryNotFound, Snapshot, selection, snapshot_tags
+from kubekeeper.repository import (
+    AccessDenied,
+    BackendUnreachable,
+    Repository,
+    RepositoryLocked,
+    RepositoryNotFound,
+    Snapshot,
+    WrongPassword,
+    selection,
+    snapshot_tags,
+)
 from kubekeeper.repository.tags import details_of
 from kubekeeper.volumes import hooks
 from kubekeeper.volumes.model import ELSEWHERE, HOOKS_OFF, NO_PATH, Problem, PvcRef, VolumeSource
@@ -35,6 +45,8 @@ DATA, META = "data", "meta"
 #: never back up a restore's staging area if one is left inside a volume
 ALWAYS_EXCLUDE = (WORK_NAME,)
 ROOT_FIELDS = ("mode", "uid", "gid", "atime_ns", "mtime_ns")
+#: repository failures that end the whole run with their own exit code instead of failing one volume
+REPOSITORY_FATAL = (RepositoryNotFound, WrongPassword, AccessDenied, BackendUnreachable, RepositoryLocked)
 
 
 @dataclass
@@ -86,11 +98,7 @@ def metadata_document(source: VolumeSource, token: str, excludes: Sequence[str])
 def latest_parents(repo: Repository, cluster: str) -> dict[tuple[str, str], str]:
     """Newest data snapshot per (namespace, pvc): one `snapshots` call for the whole run."""
     parents: dict[tuple[str, str], str] = {}
-    try:
-        snapshots = repo.snapshots([*selection("volume", cluster), f"part={DATA}"])
-    except RepositoryNotFound:
-        repo.init()  # first backup into a fresh location
-        return parents
+    snapshots = repo.snapshots([*selection("volume", cluster), f"part={DATA}"])  # no repository: exit 10
     for snap in snapshots:
         details = details_of(snap.tags)
         parents[(details.get("namespace", ""), details.get("pvc", ""))] = snap.id  # oldest first: newest wins
@@ -120,6 +128,8 @@ def backup_one(
                 return result
         try:
             summary = _data_and_metadata(repo, source, cluster=cluster, excludes=excludes, parent=parent)
+        except REPOSITORY_FATAL:
+            raise  # the repository itself is wrong: every volume would fail the same way
         except KubekeeperError as exc:
             errors.append(exc.message)
             return result
@@ -216,7 +226,8 @@ def backup_volumes(
         parents = latest_parents(repo, cluster)
     else:
         parents = {}
-        repo.ensure()
+        if repo.local_path() is not None:
+            repo.require()  # free for a local path; remote ones fail on restic's first call
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = [
             pool.submit(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kubekeeper.backup.volume import find_metadata, pvc_selection, root_from_tags
 from kubekeeper.errors import BadInput, OperationFailed
-from kubekeeper.repository import Repository
+from kubekeeper.repository import Repository, features
 from kubekeeper.volumes import objects, swap
 from kubekeeper.volumes.kube import Cluster
 from kubekeeper.volumes.locate import locate_one
@@ -99,5 +99,6 @@ def restore_volume(
                 raise OperationFailed(f"{found.message}; nothing was restored")
             target = found.path
     root = root_from_tags(data.tags)
-    swap.restore_into(target, lambda staging: repo.restore(data.id, staging), root)
+    resumable = repo.has(features.RESTORE_DELETE)
+    swap.restore_into(target, lambda staging: repo.restore(data.id, staging, delete=resumable), root, resumable=resumable)
     return RestoreResult(str(ref), data.short_id, str(target), recreated, round(time.monotonic() - started, 3))

@@ -10,6 +10,7 @@ from kubekeeper.backup.backup_set import run_backup_set
 from kubekeeper.backup.parts import parts_from_config
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.groups import backup_app
+from kubekeeper.cli.options import SESSION
 from kubekeeper.config import config_path, load_config
 from kubekeeper.config.schema import ClusterConfig, RepositoryRef
 from kubekeeper.errors import BadInput, OperationFailed
@@ -20,9 +21,13 @@ from kubekeeper.report.run_report import show_set, write_json_report, write_metr
 CONFIG_OPTION = typer.Option(None, "--config", "-c", envvar="KUBEKEEPER_CONFIG", show_envvar=True, help="Path of cluster.yaml.")
 
 
-def repository_for(ref: RepositoryRef) -> Repository:
-    """A repository from a config reference; the password is resolved here and passed by env only."""
-    return Repository(RepoSpec(url=ref.url, password=ref.password.resolve(), cacert=ref.cacert))
+def repository_for(ref: RepositoryRef, compression: str | None = None) -> Repository:
+    """A repository from a config reference; the password is resolved here and passed by env only
+    (a password command is handed to restic, which runs it)."""
+    password = ref.password.resolve() if ref.password is not None else None
+    spec = RepoSpec(url=ref.url, password=password, password_command=ref.password_command, cacert=ref.cacert,
+                    append_only=ref.append_only)
+    return Repository(spec, stall_timeout=SESSION.stall_timeout, compression=compression)
 
 
 def retention_of(config: ClusterConfig) -> Retention:
@@ -35,12 +40,15 @@ def backup_all_command(
     config: Path = CONFIG_OPTION,
     skip: list[str] = typer.Option([], "--skip", help="Turn a part off for this run: etcd, registry or volumes (repeatable)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars on stderr."),
+    compression: str = typer.Option(None, "--compression", help="Override repositories.compression of cluster.yaml (auto|max|off)."),
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """Back up etcd, registry and volumes (cluster.yaml) as one backup set.
 
     Then copy the set to the other repositories, apply retention, and write the JSON report and
-    Prometheus textfile. A failed part does not stop the others; exit 3 if any part failed.
+    Prometheus textfile. A failed part does not stop the others; exit 3 if any part failed. Retention
+    in an append-only repository is skipped with a note (exit 0). A missing primary repository is
+    exit 10 before anything is fetched.
     """
     cfg = load_config(config_path(config))
     for name in skip:
@@ -48,9 +56,11 @@ def backup_all_command(
         if section is None:
             raise BadInput(f"--skip {name}: choose etcd, registry or volumes")
         section.enabled = False
-    primary = repository_for(cfg.repositories.primary)
-    copies = [repository_for(ref) for ref in cfg.repositories.copies]
+    mode = compression or cfg.repositories.compression
+    primary = repository_for(cfg.repositories.primary, mode)
+    copies = [repository_for(ref, mode) for ref in cfg.repositories.copies]
     parts = parts_from_config(cfg, primary, progress=not no_progress and output_format is Format.text)
+    primary.require()
     report = run_backup_set(cfg.cluster, parts, primary, copies, retention_of(cfg))
     if cfg.reports.directory:
         write_json_report(report, cfg.reports.directory)

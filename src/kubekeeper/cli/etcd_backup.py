@@ -10,7 +10,17 @@ from kubekeeper.backup.etcd import EtcdSource, find_snapshot, restore_member
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.etcd_options import CACERT_OPTION, CERT_OPTION, ENDPOINTS_OPTION, KEY_OPTION, connection
 from kubekeeper.cli.groups import backup_app, restore_app
-from kubekeeper.cli.options import CLUSTER_OPTION, PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository, snapshot_option
+from kubekeeper.cli.options import (
+    CLUSTER_OPTION,
+    COMPRESSION_OPTION,
+    PASSWORD_COMMAND_OPTION,
+    PASSWORD_FILE_OPTION,
+    REPO_CACERT_OPTION,
+    REPO_OPTION,
+    REPOSITORY_FILE_OPTION,
+    open_repository,
+    snapshot_option,
+)
 from kubekeeper.errors import BadInput
 from kubekeeper.etcd import restore as etcd_restore
 from kubekeeper.report.console import print_json, stderr, stdout
@@ -24,10 +34,13 @@ def backup_etcd_command(
     key: Path = KEY_OPTION,
     repo: str = REPO_OPTION,
     password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
     repo_cacert: Path = REPO_CACERT_OPTION,
     cluster: str = CLUSTER_OPTION,
     attempts: int = typer.Option(3, "--attempts", min=1, help="Snapshot attempts if the leader changes or the stream breaks."),
     leader_wait: float = typer.Option(30.0, "--leader-wait", min=0, help="Seconds to wait for a new leader between attempts."),
+    compression: str = COMPRESSION_OPTION,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """Snapshot etcd from its leader, verify the SHA-256 trailer, and store it in restic.
@@ -36,7 +49,8 @@ def backup_etcd_command(
     --cacert ca.pem --cert client.pem --key client-key.pem --repo /srv/backup --password-file pw
     """
     parsed, tls = connection(endpoints, cacert, cert, key)
-    repository = open_repository(repo, password_file, repo_cacert)
+    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file,
+                                 compression=compression)
     result = EtcdSource(parsed, tls, attempts=attempts, leader_wait=leader_wait).back_up(repository, cluster)
     if output_format is Format.json:
         print_json(result.as_json())
@@ -61,9 +75,19 @@ def restore_etcd_command(
     token: str = typer.Option(etcd_restore.DEFAULT_TOKEN, "--initial-cluster-token", help="Token of the new cluster (same on every member)."),
     force: bool = typer.Option(False, "--force", help="Move a non-empty --data-dir aside (never deleted) and restore."),
     print_commands: bool = typer.Option(False, "--print-commands", help="Print the command to run on each member's host and exit."),
-    tool: Path = typer.Option(None, "--restore-tool", help="etcdutl (3.5+) or etcdctl (3.4) to use instead of the one matching the snapshot."),
+    etcdutl: Path = typer.Option(
+        None, "--etcdutl", "--restore-tool",
+        help="etcdutl (3.5+) or etcdctl (3.4) to restore with; default: the one on PATH matching the snapshot's etcd version.",
+    ),
+    bump_revision: int = typer.Option(
+        etcd_restore.DEFAULT_BUMP, "--bump-revision", min=0,
+        help="Move the restored revision this far ahead and mark older ones compacted, so kube-apiserver watches never "
+        "see revisions go backwards (0: off; same value on every member).",
+    ),
     repo: str = REPO_OPTION,
     password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
     repo_cacert: Path = REPO_CACERT_OPTION,
     cluster: str = CLUSTER_OPTION,
     output_format: Format = FORMAT_OPTION,
@@ -74,22 +98,23 @@ def restore_etcd_command(
     --data-dir /var/lib/etcd --repo /srv/backup --password-file pw
     """
     members = etcd_restore.parse_initial_cluster(initial_cluster)
-    repository = open_repository(repo, password_file, repo_cacert)
+    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
     chosen = find_snapshot(repository, snapshot, cluster)
     if print_commands:
         target = str(data_dir) if data_dir else "/var/lib/etcd"
-        commands = etcd_restore.member_commands(chosen.id, members, target, token, repository.spec.display, cluster)
+        commands = etcd_restore.member_commands(chosen.id, members, target, token, repository.spec.display, cluster, bump_revision)
         if output_format is Format.json:
             print_json({"snapshot_id": chosen.id, "commands": [{"member": m, "command": c} for m, c in commands]})
             return
         stdout.print(f"# every member restores snapshot {chosen.id} (the same one), then starts with --initial-cluster-state new", markup=False)
         for member_name, command in commands:
-            stdout.print(f"# on {member_name}'s host (password via --password-file or RESTIC_PASSWORD_FILE):\n{command}", markup=False)
+            stdout.print(f"# on {member_name}'s host (repository and password via RESTIC_REPOSITORY(_FILE) and "
+                         f"RESTIC_PASSWORD_FILE/RESTIC_PASSWORD_COMMAND, or --repo/--password-file):\n{command}", markup=False)
         return
     if not name or data_dir is None:
         raise BadInput("restore etcd needs --name and --data-dir (or --print-commands)")
     member = etcd_restore.MemberRestore.build(name, initial_cluster, data_dir, peer_urls, token)
-    outcome = restore_member(repository, chosen, member, force=force, tool_path=tool)
+    outcome = restore_member(repository, chosen, member, force=force, tool_path=etcdutl, bump=bump_revision)
     if output_format is Format.json:
         print_json(outcome.as_json())
         return
@@ -100,8 +125,14 @@ def restore_etcd_command(
         f"{outcome.data_dir} for member {name} with {outcome.tool}",
         markup=False,
     )
+    if outcome.bump:
+        stdout.print(f"revision bumped by {outcome.bump:,}: {outcome.snapshot_revision} -> {outcome.restored_revision} "
+                     "(older revisions marked compacted; watches re-list instead of seeing time go backwards)", markup=False)
+    else:
+        stderr.print("warning: revision NOT bumped; restart every kube-apiserver after the restore", markup=False)
     if snapshot == "latest" and len(members) > 1:
-        stdout.print(f"restore the other members with --snapshot {chosen.id}, not 'latest' (all must use the same snapshot)", markup=False)
+        stdout.print(f"restore the other members with --snapshot {chosen.id} --bump-revision {outcome.bump}, not 'latest' "
+                     "(all must use the same snapshot and bump)", markup=False)
 
 
 def register(app: typer.Typer) -> None:

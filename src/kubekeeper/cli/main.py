@@ -58,14 +58,22 @@ def _version(value: bool) -> None:
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging on stderr (-vv for debug)."),
+    stall_timeout: float = typer.Option(
+        None, "--stall-timeout", envvar="KUBEKEEPER_STALL_TIMEOUT", min=0,
+        help="Seconds a restic run may make no progress (a hung backend) before it is stopped and named; 0: never. Default 120.",
+    ),
 ) -> None:
     """Tune, audit, back up and restore large Kubernetes clusters.
 
-    Exit codes: 0 success, 1 findings or verification failed, 2 bad usage or input, 3 operation failed.
+    Exit codes: 0 success, 1 findings or verification failed, 2 bad usage or input, 3 operation failed,
+    10 no repository there, 11 repository locked, 12 wrong repository password.
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="kubekeeper: %(levelname)s: %(message)s", stream=sys.stderr)
     redact.install_logging_filter()
+    from kubekeeper.cli.options import SESSION
+
+    SESSION.stall_timeout = "default" if stall_timeout is None else (stall_timeout or None)  # per invocation
 
 
 def modules_for(positionals: list[str]) -> tuple[str, ...]:

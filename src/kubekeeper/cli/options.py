@@ -1,9 +1,15 @@
 """Options shared by the backup/restore/repo commands: repository selection, cluster name, snapshot,
-progress. Values that select or label snapshots are checked here, once, for every command."""
+progress. Values that select or label snapshots are checked here, once, for every command.
+
+Repository options follow restic's names and environment variables, so a restic user's setup
+(RESTIC_REPOSITORY, RESTIC_PASSWORD_COMMAND, ...) works unchanged. Cross-cutting settings given
+before the command (`kubekeeper --stall-timeout 30 backup ...`) live in SESSION.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +18,18 @@ import typer
 from kubekeeper.errors import BadInput
 from kubekeeper.names import check_cluster_name
 from kubekeeper.repository import Repository, RepoSpec
+from kubekeeper.repository.commands import COMPRESSION_MODES
 from kubekeeper.repository.tags import KINDS
+
+
+@dataclass
+class Session:
+    """Settings of this invocation that every repository opened by it uses (set by cli/main.py)."""
+
+    stall_timeout: float | None | str = "default"
+
+
+SESSION = Session()
 
 REPO_OPTION = typer.Option(
     None, "--repo", "-r", envvar="RESTIC_REPOSITORY", show_envvar=True,
@@ -22,7 +39,20 @@ PASSWORD_FILE_OPTION = typer.Option(
     None, "--password-file", "-p",
     help="File with the repository password; default $RESTIC_PASSWORD_FILE, then $RESTIC_PASSWORD.",
 )
+PASSWORD_COMMAND_OPTION = typer.Option(
+    None, "--password-command",
+    help="Command that prints the repository password (run by restic, e.g. a vault client); default $RESTIC_PASSWORD_COMMAND.",
+)
+REPOSITORY_FILE_OPTION = typer.Option(
+    None, "--repository-file",
+    help="File whose first line is the repository URL (keeps credentials out of argv); default $RESTIC_REPOSITORY_FILE.",
+)
 REPO_CACERT_OPTION = typer.Option(None, "--repo-cacert", help="CA certificate for a TLS backend (rest:, s3:).")
+COMPRESSION_OPTION = typer.Option(
+    "auto", "--compression", envvar="RESTIC_COMPRESSION",
+    help=f"Compression of new data ({'|'.join(COMPRESSION_MODES)}; repository format 2, restic 0.14+).",
+)
+
 #: `latest`, or a snapshot id or its prefix (hex, as `kubekeeper snapshots` and restic print them)
 _SNAPSHOT_ID = re.compile(r"[0-9a-f]{1,64}")
 
@@ -55,9 +85,18 @@ CLUSTER_OPTION = typer.Option(
 NO_PROGRESS_OPTION = typer.Option(False, "--no-progress", help="No progress bars on stderr.")
 
 
-def open_repository(repo: str | None, password_file: Path | None, cacert: Path | None = None) -> Repository:
+def open_repository(
+    repo: str | None,
+    password_file: Path | None,
+    cacert: Path | None = None,
+    *,
+    password_command: str | None = None,
+    repository_file: Path | None = None,
+    compression: str | None = None,
+) -> Repository:
     """The repository the options and restic's environment select (BadInput when incomplete)."""
-    return Repository(RepoSpec.from_options(repo, password_file, cacert=cacert))
+    spec = RepoSpec.from_options(repo, password_file, cacert=cacert, password_command=password_command, repository_file=repository_file)
+    return Repository(spec, stall_timeout=SESSION.stall_timeout, compression=compression)
 
 
 KIND_OPTION = typer.Option(None, "--kind", help=f"Only snapshots of this kind ({', '.join(KINDS)}).")

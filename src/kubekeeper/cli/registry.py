@@ -13,9 +13,12 @@ from kubekeeper.cli.groups import backup_app, restore_app
 from kubekeeper.cli.options import (
     CLUSTER_OPTION,
     CLUSTER_SELECT_OPTION,
+    COMPRESSION_OPTION,
     NO_PROGRESS_OPTION,
+    PASSWORD_COMMAND_OPTION,
     PASSWORD_FILE_OPTION,
     REPO_OPTION,
+    REPOSITORY_FILE_OPTION,
     open_repository,
     snapshot_option,
 )
@@ -61,13 +64,17 @@ def backup_registry_command(
     insecure: bool = INSECURE_OPTION,
     repo: str = REPO_OPTION,
     password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
     cluster: str = CLUSTER_OPTION,
     no_progress: bool = NO_PROGRESS_OPTION,
+    compression: str = COMPRESSION_OPTION,
     output: Format = FORMAT_OPTION,
 ) -> None:
     """Sync every image, index, chart and signature into the layout cache, then back it up with restic."""
-    repository = open_repository(repo, password_file)
-    options = registry_options(registry, username, password_stdin, cacert, insecure, concurrency)
+    options = registry_options(registry, username, password_stdin, cacert, insecure, concurrency)  # bad input first
+    repository = open_repository(repo, password_file, password_command=password_command, repository_file=repository_file,
+                                 compression=compression)
     host = normalize_url(registry)[1]
     source = RegistrySource(options, cache or default_cache() / host.replace(":", "_"), harbor, tuple(project),
                             progress=not no_progress)
@@ -94,12 +101,14 @@ def restore_registry_command(
     workdir: Path = typer.Option(None, "--workdir", help="Where the snapshot's layout is unpacked (default: temp dir)."),
     repo: str = REPO_OPTION,
     password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
     cluster: str = CLUSTER_SELECT_OPTION,
     no_progress: bool = NO_PROGRESS_OPTION,
     output: Format = FORMAT_OPTION,
 ) -> None:
     """Push a snapshot's images into a registry: blobs (skip/mount/upload), manifests children-first, tags."""
-    repository = open_repository(repo, password_file)
+    repository = open_repository(repo, password_file, password_command=password_command, repository_file=repository_file)
     options = registry_options(registry, username, password_stdin, cacert, insecure, concurrency)
     report = restore_registry(repository, RestoreRequest(options, snapshot, cluster, tuple(project_map), harbor, workdir,
                                                          progress=not no_progress))

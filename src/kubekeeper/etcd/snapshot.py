@@ -1,15 +1,11 @@
 """Taking a verified snapshot from the etcd leader.
 
-etcd's Maintenance.Snapshot stream is the bbolt db followed by a SHA-256 of it (32 bytes); a db file
-whose size is 32 more than a multiple of 512 carries that trailer, and `etcdutl snapshot restore`
-refuses a file whose trailer does not match. We check the same thing *while streaming* (a rolling
-32-byte tail, so memory stays flat), and the stream's consumer raises before committing anything
-if it does not match.
+etcd's Maintenance.Snapshot stream is the bbolt db followed by a SHA-256 of it (see trailer.py). We
+check it *while streaming*, and the stream's consumer stores nothing if it does not match.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -23,62 +19,13 @@ import grpc
 
 from kubekeeper.errors import OperationFailed, VerificationFailed
 from kubekeeper.etcd.client import ClusterView, EtcdClient, EtcdUnreachable, MemberStatus, NoLeader, SnapshotInterrupted
+from kubekeeper.etcd.trailer import PAGE, SHA256_SIZE, SnapshotCheck, TrailerVerifier, verify_file
 
 log = logging.getLogger(__name__)
 
-SHA256_SIZE = 32
-PAGE = 512
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class SnapshotCheck:
-    size: int  # bytes in the file, trailer included
-    db_size: int  # bytes of the bbolt db alone
-    sha256: str  # the trailer (= sha256 of the db), hex
-
-
-class TrailerVerifier:
-    """Feed the stream in order; `finish()` checks the trailer exactly as etcdutl does."""
-
-    def __init__(self) -> None:
-        self._hash = hashlib.sha256()
-        self._tail = b""
-        self.size = 0
-
-    def update(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if len(chunk) >= SHA256_SIZE:
-            self._hash.update(self._tail)
-            self._hash.update(chunk[:-SHA256_SIZE])
-            self._tail = chunk[-SHA256_SIZE:]
-        else:
-            joined = self._tail + chunk
-            self._hash.update(joined[:-SHA256_SIZE] if len(joined) > SHA256_SIZE else b"")
-            self._tail = joined[-SHA256_SIZE:]
-
-    def finish(self, source: str = "snapshot") -> SnapshotCheck:
-        if self.size < SHA256_SIZE or self.size % PAGE != SHA256_SIZE:
-            raise VerificationFailed(
-                f"{source}: {self.size} bytes is not an etcd snapshot with a SHA-256 trailer "
-                f"(size % {PAGE} must be {SHA256_SIZE}); it was not stored as good"
-            )
-        digest = self._hash.digest()
-        if digest != self._tail:
-            raise VerificationFailed(
-                f"{source}: SHA-256 mismatch (trailer {self._tail.hex()[:16]}..., computed {digest.hex()[:16]}...); "
-                "the snapshot is corrupt and was not stored as good"
-            )
-        return SnapshotCheck(self.size, self.size - SHA256_SIZE, digest.hex())
-
-
-def verify_file(path: Path, chunk_size: int = 1 << 20) -> SnapshotCheck:
-    """Check a snapshot file's trailer (restore checks before handing the file to etcdutl)."""
-    verifier = TrailerVerifier()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            verifier.update(chunk)
-    return verifier.finish(str(path))
+__all__ = ["PAGE", "SHA256_SIZE", "OpenSnapshot", "SnapshotCheck", "SnapshotInfo", "TrailerVerifier", "save_snapshot",
+           "verify_file", "with_leader_retries"]
 
 
 @dataclass
@@ -120,21 +67,26 @@ class OpenSnapshot:
     rest: Iterator
     verifier: TrailerVerifier = field(default_factory=TrailerVerifier)
 
-    def chunks(self, coalesce: int = 1 << 20) -> Iterator[bytes]:
-        """Verified bytes in ~1 MiB pieces (etcd sends 32 KiB messages; fewer, larger pipe writes
-        keep the consumer - restic - busy with less wake-up overhead)."""
-        self.verifier.update(self.first)
+    def chunks(self, coalesce: int = 1 << 20, *, verify: bool = True) -> Iterator[bytes]:
+        """Bytes in ~1 MiB pieces (etcd sends 32 KiB messages; fewer, larger pipe writes keep the
+        consumer - restic - busy with less wake-up overhead), verified at the end unless the consumer
+        verifies them itself (`verify=False`: the relay restic runs does, see etcd/relay.py)."""
+        if verify:
+            self.verifier.update(self.first)
         buffer = bytearray(self.first)
         for response in self.rest:
             blob = response.blob
             if blob:
-                self.verifier.update(blob)
+                if verify:
+                    self.verifier.update(blob)
                 buffer += blob
                 if len(buffer) >= coalesce:
                     yield bytes(buffer)
                     buffer.clear()
         if buffer:
             yield bytes(buffer)
+        if not verify:
+            return
         self.info.check = self.verifier.finish(f"snapshot from {self.info.endpoint}")
         if self.info.check.db_size != self.info.db_size:
             raise VerificationFailed(

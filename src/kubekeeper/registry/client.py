@@ -71,6 +71,16 @@ class RegistryOptions:
             raise BadInput("--concurrency must be at least 1")
         if self.cacert is not None and not Path(self.cacert).is_file():
             raise BadInput(f"CA certificate not found: {self.cacert}")
+        if self.cacert is not None and not self.insecure:
+            tls_context(self.cacert)  # bad input is refused before anything is contacted or created
+
+
+def tls_context(cacert: Path) -> ssl.SSLContext:
+    """A verifying TLS context trusting `cacert`; BadInput when the file holds no PEM certificate."""
+    try:
+        return ssl.create_default_context(cafile=str(cacert))
+    except ssl.SSLError as exc:
+        raise BadInput(f"CA certificate {cacert} holds no PEM certificate ({exc.reason or exc})") from exc
 
 
 @dataclass
@@ -114,18 +124,15 @@ class RegistryClient:
         self.options = options
         self.base, self.host = normalize_url(options.url)
         verify: bool | ssl.SSLContext = not options.insecure
-        try:
-            if options.cacert and not options.insecure:
-                verify = ssl.create_default_context(cafile=str(options.cacert))
-            self._http = httpx.Client(
-                verify=verify,
-                timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 15.0)),
-                limits=httpx.Limits(max_connections=options.concurrency * 2 + 2, max_keepalive_connections=options.concurrency * 2),
-                transport=transport,
-                headers={"User-Agent": "kubekeeper"},
-            )
-        except ssl.SSLError as exc:  # the CA file exists (checked in RegistryOptions) but holds no certificate
-            raise BadInput(f"CA certificate {options.cacert} holds no PEM certificate ({exc.reason or exc})") from exc
+        if options.cacert and not options.insecure:
+            verify = tls_context(options.cacert)
+        self._http = httpx.Client(
+            verify=verify,
+            timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 15.0)),
+            limits=httpx.Limits(max_connections=options.concurrency * 2 + 2, max_keepalive_connections=options.concurrency * 2),
+            transport=transport,
+            headers={"User-Agent": "kubekeeper"},
+        )
         self._creds = options.credentials
         self._mode = ""  # "", "basic" or "bearer": what the registry asked for
         self._bearer: auth.Challenge | None = None

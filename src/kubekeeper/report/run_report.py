@@ -8,15 +8,16 @@ from pathlib import Path
 
 from rich.markup import escape
 
+from kubekeeper import redact
 from kubekeeper.backup.backup_set import SetReport
 from kubekeeper.fsutil import write_atomic
-from kubekeeper.report.console import stdout
+from kubekeeper.report.console import redact_document, stdout
 from kubekeeper.report.prometheus import PartMetrics, write_textfile
 
 
 def write_json_report(report: SetReport, directory: Path) -> Path:
     """`<dir>/backup-<set id>.json` plus `latest.json`, both written atomically."""
-    text = json.dumps(report.as_json(), indent=2, default=str) + "\n"
+    text = json.dumps(redact_document(json.loads(json.dumps(report.as_json(), default=str))), indent=2) + "\n"
     path = directory / f"backup-{report.set_id}.json"
     write_atomic(path, text)
     write_atomic(directory / "latest.json", text)
@@ -26,7 +27,7 @@ def write_json_report(report: SetReport, directory: Path) -> Path:
 def write_metrics(report: SetReport, textfile: Path) -> None:
     write_textfile(
         textfile,
-        [PartMetrics(report.cluster, p.name, p.ok, p.finished, p.duration_seconds, p.bytes_added) for p in report.parts],
+        [PartMetrics(redact.redact(report.cluster), p.name, p.ok, p.finished, p.duration_seconds, p.bytes_added) for p in report.parts],
     )
 
 
@@ -53,10 +54,15 @@ def show_set(report: SetReport) -> None:
     for copy in report.copies:
         state = "[green]copied[/green]" if copy.ok else f"[red]copy failed[/red]: {escape(copy.error or '')}"
         stdout.print(f"  {state} to {escape(copy.repository)}")
-    if report.retention.get("error"):
-        stdout.print(f"  [red]retention failed[/red]: {escape(str(report.retention['error']))}")
-    elif report.retention.get("applied"):
-        stdout.print("  retention applied")
+    for entry in report.retention.get("repositories") or []:  # type: ignore[attr-defined]
+        where = escape(str(entry.get("repository")))
+        if entry.get("error"):
+            stdout.print(f"  [red]retention failed[/red] in {where}: {escape(str(entry['error']))}")
+        elif entry.get("skipped"):
+            stdout.print(f"  [yellow]retention skipped[/yellow] in {where} (append-only): run it with the admin URL, "
+                         "`kubekeeper repo forget --repo <admin URL>`")
+        else:
+            stdout.print(f"  retention applied in {where}: {entry.get('removed', 0)} snapshot(s) removed")
 
 
 def finished_at(report: SetReport) -> datetime:

@@ -3,8 +3,12 @@ mapping (messages), version gates (features), and the adapter (restic.Repository
 
 from kubekeeper.repository.commands import Retention
 from kubekeeper.repository.messages import (
+    AccessDenied,
+    AppendOnly,
+    BackendStalled,
     BackendUnreachable,
     BackupSummary,
+    IncompleteBackup,
     RepositoryError,
     RepositoryLocked,
     RepositoryNotFound,
@@ -16,6 +20,10 @@ from kubekeeper.repository.spec import RepoSpec
 from kubekeeper.repository.tags import details_of, selection, snapshot_tags
 
 __all__ = [
+    "AccessDenied",
+    "AppendOnly",
+    "BackendStalled",
+    "IncompleteBackup",
     "BackendUnreachable",
     "BackupSummary",
     "RepoSpec",

@@ -5,11 +5,14 @@ Repository and password never appear here; they travel in the environment (see s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-RESTIC = "restic"
+#: the restic binary (KUBEKEEPER_RESTIC selects another one, e.g. to test an older restic)
+RESTIC = os.environ.get("KUBEKEEPER_RESTIC") or "restic"
+COMPRESSION_MODES = ("auto", "max", "off")
 
 
 def _tag_args(tags: Sequence[str]) -> list[str]:
@@ -20,12 +23,43 @@ def version_argv() -> tuple[str, ...]:
     return (RESTIC, "version")
 
 
-def init_argv() -> tuple[str, ...]:
-    return (RESTIC, "init", "--json")
+def init_argv(copy_chunker_params: bool = False) -> tuple[str, ...]:
+    """`restic init`; with `copy_chunker_params` the source in RESTIC_FROM_* lends its chunker
+    parameters, so data copied between the two deduplicates."""
+    return (RESTIC, "init", "--json", *(["--copy-chunker-params"] if copy_chunker_params else []))
 
 
 def cat_config_argv() -> tuple[str, ...]:
     return (RESTIC, "cat", "config", "--no-lock")
+
+
+def key_list_argv() -> tuple[str, ...]:
+    return (RESTIC, "key", "list", "--json", "--no-lock")
+
+
+def _retry(retry_lock: str | None) -> list[str]:
+    return ["--retry-lock", retry_lock] if retry_lock else []
+
+
+def key_add_argv(new_password_file: str, *, host: str | None = None, retry_lock: str | None = None) -> tuple[str, ...]:
+    """The new password comes from a file (`/dev/stdin` when kubekeeper feeds it), never argv."""
+    return (RESTIC, "key", "add", "--new-password-file", new_password_file, *(["--host", host] if host else []), *_retry(retry_lock))
+
+
+def key_passwd_argv(new_password_file: str, *, retry_lock: str | None = None) -> tuple[str, ...]:
+    return (RESTIC, "key", "passwd", "--new-password-file", new_password_file, *_retry(retry_lock))
+
+
+def key_remove_argv(key_id: str, *, retry_lock: str | None = None) -> tuple[str, ...]:
+    return (RESTIC, "key", "remove", *_retry(retry_lock), key_id)
+
+
+def list_locks_argv() -> tuple[str, ...]:
+    return (RESTIC, "list", "locks", "--no-lock")
+
+
+def cat_lock_argv(lock_id: str) -> tuple[str, ...]:
+    return (RESTIC, "cat", "lock", lock_id, "--no-lock")
 
 
 def backup_paths_argv(
@@ -54,6 +88,14 @@ def backup_stdin_argv(filename: str, tags: Sequence[str], *, host: str | None = 
     return tuple(argv)
 
 
+def backup_command_argv(producer: Sequence[str], filename: str, tags: Sequence[str], *, host: str | None = None) -> tuple[str, ...]:
+    """restic 0.16+ runs `producer` and stores its stdout; the snapshot is written only if it exits 0."""
+    argv = [RESTIC, "backup", "--json", "--stdin-from-command", "--stdin-filename", filename, *_tag_args(tags)]
+    if host:
+        argv += ["--host", host]
+    return (*argv, "--", *producer)
+
+
 def snapshots_argv(tags: Sequence[str] = ()) -> tuple[str, ...]:
     return (RESTIC, "snapshots", "--json", "--no-lock", *_tag_args(tags))
 
@@ -77,6 +119,11 @@ def restore_argv(
 
 def dump_argv(snapshot_id: str, path: str) -> tuple[str, ...]:
     return (RESTIC, "dump", "--no-lock", snapshot_id, path)
+
+
+def dump_all_argv(snapshot_id: str) -> tuple[str, ...]:
+    """Every file of a snapshot as one tar stream: reads (and authenticates) all of its data."""
+    return (RESTIC, "dump", "--no-lock", "--archive", "tar", snapshot_id, "/")
 
 
 def check_argv(read_data_subset: str | None = None) -> tuple[str, ...]:
@@ -107,9 +154,9 @@ class Retention:
         return [item for flag, value in pairs if value is not None for item in (flag, str(value))]
 
 
-def forget_ids_argv(snapshot_ids: Sequence[str]) -> tuple[str, ...]:
+def forget_ids_argv(snapshot_ids: Sequence[str], *, retry_lock: str | None = None) -> tuple[str, ...]:
     """Forget exactly these snapshots; which ones is decided per series in retention.py."""
-    return (RESTIC, "forget", *snapshot_ids)
+    return (RESTIC, "forget", *(["--retry-lock", retry_lock] if retry_lock else []), *snapshot_ids)
 
 
 def prune_argv() -> tuple[str, ...]:

@@ -9,14 +9,23 @@ interrupted run is finished (rolled forward) by the next one and never leaves a 
 3. state `swapping-in`: move every entry of `<work>/new` into the target, set the target's own
    mode, owner and times from the backup;
 4. delete `<work>` (the old data) — only now is anything deleted.
+
+A restore holds an exclusive lock on the target directory for all of this, so two restores never
+interleave; restic dies with kubekeeper (execute.py), so a killed run leaves no writer behind. A
+re-run finds the leftover `<work>`: a recorded swap is finished; an incomplete `new` copy is resumed
+in place with restic 0.17+'s `restore --delete` (files already there are re-used, strays removed),
+or discarded with older restic.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kubekeeper.errors import OperationFailed
@@ -86,8 +95,9 @@ def _read_root(work: Path) -> dict | None:
         return None
 
 
-def recover(target: Path) -> bool:
-    """Finish an interrupted swap, or drop an incomplete staging copy; True if a swap was finished."""
+def recover(target: Path, *, resumable: bool = False) -> bool:
+    """Finish an interrupted swap, or deal with an incomplete staging copy (kept for a resumed
+    restore when `resumable`, else removed); True if a swap was finished."""
     work = work_dir(target)
     if not work.exists():
         return False
@@ -95,29 +105,63 @@ def recover(target: Path) -> bool:
         log.warning("finishing an interrupted restore of %s", target)
         _finish(target, work, None)
         return True
+    if resumable and (work / "new").is_dir():
+        log.warning("resuming an interrupted restore of %s from %s (the volume was never touched)", target, work)
+        (work / "root.json").unlink(missing_ok=True)
+        return False
     log.warning("removing an incomplete restore staging copy %s (the volume was never touched)", work)
     shutil.rmtree(work)
     return False
 
 
-def restore_into(target: Path, fill: Callable[[Path], None], root: dict | None = None) -> None:
-    """Fill a staging directory with `fill(path)`, then swap it in as the content of `target`."""
+@contextmanager
+def target_lock(target: Path) -> Iterator[None]:
+    """An exclusive lock on the target directory for the whole restore; a second restore into the
+    same target fails at once instead of mixing its files with ours."""
+    fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise OperationFailed(f"another restore into {target} is running; wait for it to finish (nothing was changed)") from exc
+            log.warning("cannot lock %s (%s): a concurrent restore there is not excluded", target, exc.strerror)
+        yield
+    finally:
+        os.close(fd)
+
+
+def restore_into(target: Path, fill: Callable[[Path], None], root: dict | None = None, *, resumable: bool = False) -> None:
+    """Fill a staging directory with `fill(path)`, then swap it in as the content of `target`.
+
+    `resumable`: `fill` makes an existing directory equal to the snapshot (restic 0.17+ `restore
+    --delete`), so a leftover staging copy is re-used instead of thrown away."""
     import json
 
-    target.mkdir(parents=True, exist_ok=True)
-    recover(target)
-    work = work_dir(target)
     try:
-        work.mkdir(mode=0o700)
-        (work / "new").mkdir(mode=0o700)
+        target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OperationFailed(f"cannot create the staging directory {work}: {exc.strerror}") from exc
-    try:
-        fill(work / "new")
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)  # only the incomplete copy; the target is untouched
-        raise
-    if root is not None:
-        write_atomic(work / "root.json", json.dumps(root), mode=0o600)
-    _set_state(work, RESTORED)
-    _finish(target, work, root)
+        raise OperationFailed(f"cannot create the restore target {target}: {exc.strerror}") from exc
+    with target_lock(target):
+        work = work_dir(target)
+        try:
+            recover(target, resumable=resumable)
+            work.mkdir(mode=0o700, exist_ok=True)
+            (work / "new").mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise OperationFailed(f"cannot prepare the staging directory {work}: {exc.strerror} ({exc.filename}); "
+                                  "the target was not changed") from exc
+        try:
+            fill(work / "new")
+        except BaseException:
+            if not resumable:
+                shutil.rmtree(work, ignore_errors=True)  # only the incomplete copy; the target is untouched
+            raise
+        try:
+            if root is not None:
+                write_atomic(work / "root.json", json.dumps(root), mode=0o600)
+            _set_state(work, RESTORED)
+            _finish(target, work, root)
+        except OSError as exc:
+            raise OperationFailed(f"the restore into {target} stopped while swapping ({exc.strerror}: {exc.filename}); "
+                                  f"run it again to finish it - the previous content is kept in {work / 'old'}") from exc

@@ -34,8 +34,9 @@ def registry_factory(tmp_path: Path):
 @pytest.fixture
 def registry_restic_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """An initialised restic repository on local disk; RESTIC_PASSWORD_FILE points at its password."""
-    if not shutil.which("restic"):
-        pytest.skip("restic is not installed")
+    from tests.e2e.conftest import require
+
+    require(bool(shutil.which("restic")), "restic")
     password = tmp_path / "restic-password"
     password.write_text("correct horse battery staple\n")
     repo = tmp_path / "restic-repo"

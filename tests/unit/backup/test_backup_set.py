@@ -58,3 +58,30 @@ def test_set_ids_sort_in_time_order() -> None:
     same_second = sorted(new_set_id(times[0]) for _ in range(20))
     later = new_set_id(times[1])
     assert all(set_id < later for set_id in same_second)
+
+
+def test_retention_skips_append_only_repositories_with_a_note_and_stays_ok(tmp_path) -> None:
+    """Each repository on its own: an append-only one (declared) is skipped, the others are thinned."""
+    from kubekeeper.backup.backup_set import apply_retention
+    from kubekeeper.repository import Repository, RepoSpec, Retention
+
+    declared = Repository(RepoSpec("rest:http://guarded/r/", password="pw", append_only=True))
+    doc = apply_retention([declared], Retention(keep_last=1), "c")
+    assert doc["skipped"] == ["rest:http://guarded/r/"] and not doc.get("error") and not doc["applied"]
+    report = SetReport(set_id="s", cluster="c", started="now", retention=doc)
+    assert report.ok  # every part stored: skipping retention there is not a failure
+
+
+def test_reports_and_json_output_never_carry_a_secret(tmp_path, capsys) -> None:
+    from kubekeeper import redact
+    from kubekeeper.report.console import print_json
+    from kubekeeper.report.run_report import write_json_report
+
+    redact.register("tok-9f8e7d6c")
+    report = SetReport(set_id="s", cluster="c", started="now")
+    report.retention = {"error": "rest:https://admin:tok-9f8e7d6c@nas/r refused", "repositories": []}
+    path = write_json_report(report, tmp_path)
+    assert "tok-9f8e7d6c" not in path.read_text() and "admin" not in path.read_text()
+    print_json({"repository": "rest:https://u:tok-9f8e7d6c@nas/r", "n": 1, "ok": True})
+    out = capsys.readouterr().out
+    assert "tok-9f8e7d6c" not in out and '"ok": true' in out and '"n": 1' in out

@@ -60,7 +60,40 @@ def test_member_commands_pin_one_snapshot():
     assert "--initial-advertise-peer-urls http://10.0.0.3:2380" in commands[2][1]
 
 
-def test_tool_choice_by_version():
+def test_restore_argv_bumps_revision_only_when_asked(tmp_path):
+    member = restore.MemberRestore.build("m0", CLUSTER, tmp_path / "d")
+    tool = restore.RestoreTool("/bin/etcdutl", "etcdutl")
+    assert "--bump-revision" not in restore.restore_argv(tool, tmp_path / "s.db", member, tmp_path / "stage")
+    argv = restore.restore_argv(tool, tmp_path / "s.db", member, tmp_path / "stage", bump=1_000_000_000)
+    assert argv[-3:] == ("--bump-revision", "1000000000", "--mark-compacted")
+
+
+def test_member_commands_pin_the_bump_and_never_print_credentials():
+    members = restore.parse_initial_cluster(CLUSTER)
+    commands = restore.member_commands("abcdef12", members, "/var/lib/etcd", "tok", "rest:https://***@nas/r", "prod", bump=500)
+    assert all("--bump-revision 500" in c and "--repo" not in c and "***" not in c for _, c in commands)
+
+
+def test_tool_choice_by_version(tmp_path):
     assert restore._minor("3.4.23") == (3, 4) and restore._minor("") == (0, 0)
-    tool = restore.find_tool("3.5.1", override=restore.Path("/opt/etcdctl"))
-    assert tool.kind == "etcdctl" and ("ETCDCTL_API", "3") in tool.env
+    tool = restore.find_tool("3.5.1", override=restore.Path("/usr/bin/etcdctl"))
+    assert tool.kind == "etcdctl" and ("ETCDCTL_API", "3") in tool.env and tool.version.startswith("3.5")
+    with pytest.raises(BadInput, match="not an executable"):
+        restore.find_tool("3.5.1", override=tmp_path / "etcdutl")
+
+
+def test_etcdutl_from_path_can_bump(monkeypatch):
+    """Debian's etcdutl (etcd-server 3.5.16) is found on PATH and has --bump-revision (asked, not assumed)."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    tool = restore.find_tool("3.5.16")
+    assert tool.path == "/usr/bin/etcdutl" and tool.version.startswith("3.5.")
+    assert restore.supports_bump(tool) and restore.effective_bump(tool, 7) == 7
+
+
+def test_a_tool_without_bump_restores_unbumped_with_a_warning(tmp_path, caplog):
+    old = tmp_path / "etcdctl"
+    old.write_text("#!/bin/sh\necho 'Usage: etcdctl snapshot restore <file> [--data-dir]'\n")
+    old.chmod(0o755)
+    tool = restore.RestoreTool(str(old), "etcdctl", version="3.4.23")
+    assert restore.effective_bump(tool, restore.DEFAULT_BUMP) == 0
+    assert "NOT moved ahead" in caplog.text

@@ -76,3 +76,92 @@ def test_snapshot_original_and_tags():
     assert snap.original == "b" * 64 and details_of(snap.tags) == {"revision": "5"}
     with pytest.raises(BadInput):
         snapshot_tags("etcd", "c", {"members": "a,b"})
+
+
+REST_401 = """Stat(<config/>) failed: unexpected HTTP response (401): 401 Unauthorized
+{"message_type":"exit_error","code":1,"message":"Fatal: unable to open config file: unexpected HTTP response (401): 401 Unauthorized\\nIs there a repository at the following location?\\nrest:http://u:***@127.0.0.1:18765/r/"}
+"""
+
+
+def test_rest_wrong_credentials_is_access_denied_never_create_one():
+    error = classify(REST_401)
+    assert isinstance(error, messages.AccessDenied) and error.exit_code == 3
+    assert "access denied" in error.message and "repo init" not in error.message and "401" in error.message
+
+
+@pytest.mark.parametrize(("code", "kind", "exit_code"), [(10, messages.RepositoryNotFound, 10), (11, messages.RepositoryLocked, 11),
+                                                         (12, messages.WrongPassword, 12)])
+def test_restic_017_exit_codes_map_to_ours(code, kind, exit_code):
+    stderr = '{"message_type":"exit_error","code":%d,"message":"Fatal: something"}\n' % code
+    error = classify(stderr, code)
+    assert type(error) is kind and error.exit_code == exit_code
+
+
+def test_missing_repository_says_nothing_was_created_and_how_to_create_one():
+    error = classify('{"message_type":"exit_error","code":10,"message":"Fatal: repository does not exist: unable to open config file"}', 10)
+    assert "nothing was created" in error.message and "kubekeeper repo init" in error.message
+
+
+def test_append_only_refusal_is_recognised_but_lock_removal_is_not():
+    forget = "Remove(<snapshot/675ca2d12b>) failed: unexpected HTTP response (403): 403 Forbidden\nunable to remove snapshot/675ca2d12bec"
+    assert messages.is_append_only_refusal(forget)
+    assert not messages.is_append_only_refusal("Remove(<lock/1a2b3c4d5e>) failed: unexpected HTTP response (403): 403 Forbidden")
+    assert isinstance(classify(forget), messages.AppendOnly)
+
+
+def test_backup_errors_name_the_unreadable_files():
+    json_018 = ('{"message_type":"error","error":{"message":"/v/b: open b: permission denied"},"during":"archival","item":"/v/b"}\n'
+                '{"message_type":"exit_error","code":3,"message":"Warning: at least one source file could not be read"}\n')
+    assert messages.backup_errors(json_018) == [("/v/b", "/v/b: open b: permission denied")]
+    text_014 = "error: open /v/c: permission denied\nWarning: at least one source file could not be read\n"
+    assert messages.backup_errors(text_014) == [("open /v/c", "open /v/c: permission denied")]
+
+
+def test_stalled_restic_names_the_backend_and_the_retry_reason():
+    from kubekeeper.errors import CommandStalled
+
+    stalled = CommandStalled("restic (rest:http://h:1/r/) made no progress for 4s and was stopped", returncode=-1,
+                             stderr='Load(<config/0>) returned error, retrying after 1.2s: dial tcp 127.0.0.1:1: connect: connection refused\n')
+    error = messages.classify(stalled, "rest:http://h:1/r/")
+    assert isinstance(error, messages.BackendStalled) and "unreachable" in error.message and "connection refused" in error.message
+    hung = messages.classify(CommandStalled("restic made no progress for 60s and was stopped", returncode=-1, stderr=""), "rest:http://h/")
+    assert "does not answer" in hung.message and "--stall-timeout" in hung.message
+
+
+def test_options_go_before_a_producer_command():
+    spec = RepoSpec("/r", password="x")
+    command = Repository(spec, stall_timeout=None, compression="max")._command(
+        commands.backup_command_argv(["python", "-m", "relay", "--x"], "f.db", ["kubekeeper"]), writes=True)
+    cut = command.argv.index("--")
+    assert command.argv[cut:] == ("--", "python", "-m", "relay", "--x") and "--compression" in command.argv[:cut]
+
+
+def test_incomplete_snapshots_and_their_records_are_left_out():
+    from kubekeeper.repository.restic import INCOMPLETE_MARK
+
+    def snap(i, *tags):
+        return messages.Snapshot.from_json({"id": f"{i}" * 64, "time": f"2024-05-0{i}T10:00:00Z", "tags": ["kubekeeper", *tags]})
+
+    good, bad = snap(1, "kind:volume"), snap(2, "kind:volume")
+    record = snap(3, "kind:volume", INCOMPLETE_MARK, f"incomplete={bad.id}")
+    assert Repository.snapshots_from([good, bad, record]) == [good]
+
+
+def test_password_command_and_no_echo_of_a_mistyped_password(tmp_path):
+    spec = RepoSpec.from_options("/r", environ={"RESTIC_PASSWORD_COMMAND": "vault read pw", "RESTIC_PASSWORD": "ignored"})
+    assert spec.env()["RESTIC_PASSWORD_COMMAND"] == "vault read pw" and "RESTIC_PASSWORD" not in spec.env()
+    with pytest.raises(BadInput, match="only one of"):
+        RepoSpec("/r", password_file=tmp_path / "x", password_command="cat x")
+    with pytest.raises(BadInput) as raised:
+        RepoSpec.from_options("/r", tmp_path / "hunter2-typed-here", environ={})
+    assert "hunter2" not in raised.value.message
+
+
+def test_repository_file_keeps_the_url_out_of_argv(tmp_path):
+    from kubekeeper import redact
+
+    url_file = tmp_path / "repo.url"
+    url_file.write_text("rest:https://u:fil3secret@h/r\n")
+    spec = RepoSpec.from_options(None, environ={"RESTIC_PASSWORD": "pw"}, repository_file=url_file)
+    assert spec.url == "rest:https://u:fil3secret@h/r" and "fil3secret" in spec.secrets
+    assert redact.redact("before fil3secret after") == "before *** after"
