@@ -162,6 +162,13 @@ class VolumesSection(_Section):
     def _ns_names(cls, value: list[str]) -> list[str]:
         return [_check_ns_name(item) for item in value]
 
+    @field_validator("label_selector")
+    @classmethod
+    def _equality_based(cls, value: str | None) -> str | None:
+        if value and any(op in value for op in (" in ", " notin ", "(")):
+            raise ValueError("only equality-based selectors (a=b,c!=d) are supported")
+        return value
+
 
 class RepositoryRef(_Section):
     url: str = Field(..., description="restic repository: a path, sftp:, rest: or s3: URL.", examples=["sftp:backup@nas:/srv/restic/cluster"])

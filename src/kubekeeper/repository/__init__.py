@@ -15,6 +15,7 @@ from kubekeeper.repository.messages import (
     Snapshot,
     WrongPassword,
 )
+from kubekeeper.repository import features
 from kubekeeper.repository.restic import Repository
 from kubekeeper.repository.spec import RepoSpec
 from kubekeeper.repository.tags import details_of, selection, snapshot_tags
@@ -35,6 +36,7 @@ __all__ = [
     "Snapshot",
     "WrongPassword",
     "details_of",
+    "features",
     "selection",
     "snapshot_tags",
 ]

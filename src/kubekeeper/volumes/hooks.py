@@ -11,7 +11,7 @@ import json
 from typing import Protocol
 
 from kubekeeper.errors import OperationFailed
-from kubekeeper.volumes.model import HOOKS_OFF, Hook, Problem, VolumeSource
+from kubekeeper.volumes.model import HOOKS_OFF, Hook, Problem, LocatedVolume
 
 PRE = "kubekeeper.io/pre-backup"
 POST = "kubekeeper.io/post-backup"
@@ -67,12 +67,12 @@ def run_hook(executor: Executor, hook: Hook, what: str, timeout: float) -> None:
         raise OperationFailed(f"{what} hook in {hook.namespace}/{hook.pod}[{hook.container}] exited {status}: {last.strip()}")
 
 
-def allowed_in(sources: list[VolumeSource], namespaces: set[str] | None) -> tuple[list[VolumeSource], list[Problem]]:
+def allowed_in(sources: list[LocatedVolume], namespaces: set[str] | None) -> tuple[list[LocatedVolume], list[Problem]]:
     """Split off the volumes whose hooks may not run here (`namespaces`: where exec is granted; None:
     anywhere). Such a volume fails rather than being read without the freeze/flush its owner asked for."""
     if namespaces is None:
         return sources, []
-    keep: list[VolumeSource] = []
+    keep: list[LocatedVolume] = []
     refused: list[Problem] = []
     for source in sources:
         hook = source.pre_hook or source.post_hook

@@ -36,7 +36,7 @@ class Hook:
 
 
 @dataclass(frozen=True)
-class VolumeSource:
+class LocatedVolume:
     """Where one PVC's files are on this node, and what to record about it."""
 
     ref: PvcRef

@@ -1,5 +1,5 @@
 """Resolve a PVC to the directory holding its files on this node — pure: API objects in (as the
-API's JSON dicts), a `VolumeSource` or a `Problem` (with what to do) out. Never a silent skip."""
+API's JSON dicts), a `LocatedVolume` or a `Problem` (with what to do) out. Never a silent skip."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from kubekeeper.volumes.model import (
     UNSUPPORTED,
     Problem,
     PvcRef,
-    VolumeSource,
+    LocatedVolume,
 )
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
@@ -74,7 +74,7 @@ def resolve(
     kubelet_root: Path,
     host_root: Path = Path("/"),
     exists: Callable[[Path], bool] = Path.is_dir,
-) -> VolumeSource | Problem:
+) -> LocatedVolume | Problem:
     """Where `ref`'s files are on `node`, or why they cannot be read here."""
     if pvc is None:
         return Problem(ref, MISSING, f"PVC {ref} not found: check the namespace and name (kubectl get pvc -n {ref.namespace})")
@@ -92,9 +92,9 @@ def resolve(
     users = mounting_pods(ref, pods)
     pod_nodes = sorted({p["spec"]["nodeName"] for p in users})
 
-    def found(path: Path, pod: dict | None) -> VolumeSource:
+    def found(path: Path, pod: dict | None) -> LocatedVolume:
         pre, post = hooks.from_annotations(pvc, pod)
-        return VolumeSource(ref, path, node, pv_name, storage_class, plugin, pre, post, pvc, pv)
+        return LocatedVolume(ref, path, node, pv_name, storage_class, plugin, pre, post, pvc, pv)
 
     local_pods = [p for p in users if p["spec"]["nodeName"] == node]
     if plugin in paths.NODE_PATH_SOURCES:
