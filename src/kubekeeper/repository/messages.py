@@ -44,6 +44,10 @@ class AppendOnly(RepositoryError):
     """The backend refuses deletions (rest-server / rclone `--append-only`, a WORM bucket)."""
 
 
+class EmptySnapshot(RepositoryError):
+    """restic refuses to write a snapshot with nothing in it (an empty directory, or every file excluded)."""
+
+
 class IncompleteBackup(OperationFailed):
     """restic could not read some source files; the snapshot it wrote was removed or marked incomplete."""
 
@@ -242,6 +246,8 @@ def classify(error: CommandFailed, repo_display: str) -> OperationFailed:
             f"repository {repo_display} is locked{holder}; wait for it to finish, or run "
             "`kubekeeper repo unlock` if that process is gone (it removes stale locks only, never a live one)"
         )
+    if "snapshot is empty" in lower:
+        return EmptySnapshot(f"restic stored nothing in {repo_display}: {fatal_line(text) or 'snapshot is empty'}")
     if any(marker in lower for marker in _UNREACHABLE):
         return BackendUnreachable(f"repository backend unreachable: {repo_display}: {fatal_line(text)}")
     if code == 10 or "is there a repository at the following location" in lower or "unable to open config file" in lower:

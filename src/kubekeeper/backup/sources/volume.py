@@ -6,11 +6,16 @@ restic stores absolute paths, so each volume is backed up as `.` from inside its
 snapshot's tree starts at the volume root and restores anywhere. The volume root's own owner, mode
 and times ride along as a tag (restic records only what is below it). The parent snapshot is named
 explicitly (the kubelet path changes with the pod's uid), so incremental runs stay incremental.
+
+An empty volume (a freshly created PVC; or everything in it excluded) is a valid backup, but restic
+refuses a snapshot with nothing in it: it is stored as a snapshot tagged `empty=true` holding only a
+small marker file, and restores as an empty directory with the root's owner, mode and times.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import random
@@ -33,6 +38,7 @@ from kubekeeper.repository import (
     AccessDenied,
     BackendUnreachable,
     BackupSummary,
+    EmptySnapshot,
     Repository,
     RepositoryLocked,
     RepositoryNotFound,
@@ -54,6 +60,9 @@ log = logging.getLogger(__name__)
 
 KIND = "volume"
 META_FILENAME = "kubekeeper-volume.yaml"
+#: what the snapshot of an empty volume holds (restic stores no snapshot without content)
+EMPTY_FILENAME = "kubekeeper-empty-volume.json"
+EMPTY_TAG = "empty=true"
 DATA, META = "data", "meta"
 #: never back up a restore's staging area if one is left inside a volume
 ALWAYS_EXCLUDE = (WORK_NAME,)
@@ -147,7 +156,9 @@ class VolumeSource:
 
     def contents(self, repository: Repository, snapshot: Snapshot) -> Iterator[Entry]:
         """Every file, directory and link below the volume root (sizes and modification times: restic
-        lists no content hash)."""
+        lists no content hash); nothing for an empty volume."""
+        if EMPTY_TAG in snapshot.tags:
+            return
         for node in repository.list_files(snapshot.id):
             path = str(node.get("path", ""))
             if path in ("", "/"):
@@ -261,6 +272,8 @@ def latest_parents(repo: Repository, cluster: str) -> dict[tuple[str, str], str]
     parents: dict[tuple[str, str], str] = {}
     snapshots = repo.snapshots([*selection(KIND, cluster), f"part={DATA}"])  # no repository: exit 10
     for snap in snapshots:
+        if EMPTY_TAG in snap.tags:
+            continue  # nothing in it to compare with
         details = details_of(snap.tags)
         parents[(details.get("namespace", ""), details.get("pvc", ""))] = snap.id  # oldest first: newest wins
     return parents
@@ -339,13 +352,26 @@ def _data_and_metadata(repo: Repository, source: LocatedVolume, *, cluster: str,
             meta_done = side.submit(
                 repo.backup_stream, [meta], META_FILENAME, [*volume_tags(cluster, source, META), f"backup={token}"], host=source.node or None
             )
-        summary = repo.backup_paths(
-            [Path(".")], data_tags, host=source.node or None,
-            excludes=[*ALWAYS_EXCLUDE, *excludes], cwd=source.path, parent=parent,
-        )
+        try:
+            summary = repo.backup_paths(
+                [Path(".")], data_tags, host=source.node or None,
+                excludes=[*ALWAYS_EXCLUDE, *excludes], cwd=source.path, parent=parent,
+            )
+        except EmptySnapshot:
+            summary = _store_empty(repo, source, data_tags, excludes)
         if meta_done is not None:
             meta_done.result()
     return summary
+
+
+def _store_empty(repo: Repository, source: LocatedVolume, data_tags: list[str], excludes: Sequence[str]) -> BackupSummary:
+    """An empty volume (or one whose every file is excluded): restic refuses a snapshot with nothing in
+    it, so the data snapshot holds a small marker instead and is tagged `empty=true`; a restore
+    leaves the target empty (with the root's owner, mode and times)."""
+    marker = json.dumps({"kind": "KubekeeperEmptyVolume", "pvc": str(source.ref), "excludes": list(excludes),
+                         "note": "the volume held nothing to back up; restoring it leaves the target empty"}, indent=1)
+    stored = repo.backup_stream([marker.encode()], EMPTY_FILENAME, [*data_tags, EMPTY_TAG], host=source.node or None)
+    return BackupSummary(stored.snapshot_id, data_added=stored.data_added, total_duration=stored.total_duration)
 
 
 #: problems that fail a run even with --all-pvcs: the volume is mounted here and its files should be
@@ -479,7 +505,12 @@ def restore_volume(repo: Repository, data: Snapshot, target: VolumeTarget) -> Re
             directory = found.path
     root = root_from_tags(data.tags)
     resumable = repo.has(features.RESTORE_DELETE)
-    swap.restore_into(directory, lambda staging: repo.restore(data.id, staging, delete=resumable), root, resumable=resumable)
+
+    def fill(staging: Path) -> None:
+        if EMPTY_TAG not in data.tags:  # an empty volume's snapshot holds only the marker: nothing to put back
+            repo.restore(data.id, staging, delete=resumable)
+
+    swap.restore_into(directory, fill, root, resumable=resumable)
     report = {"pvc": str(ref), "snapshot": data.short_id, "target": str(directory), "recreated": recreated,
               "duration_seconds": round(time.monotonic() - started, 3)}
     return RestoreResult(KIND, data.id, str(directory), report)
@@ -493,6 +524,9 @@ def verify_volume(repo: Repository, snapshot: Snapshot, workdir: Path, options: 
     if details_of(snapshot.tags).get("part") == META:
         read = repo.read_all(snapshot.id)
         return Verified(f"read back in full ({read:,} bytes)", read)
+    if EMPTY_TAG in snapshot.tags:
+        read = repo.read_all(snapshot.id)
+        return Verified("empty volume: the snapshot holds only kubekeeper's empty-volume marker, read back", read)
     files = [n for n in repo.list_files(snapshot.id) if n.get("type") == "file"]
     total = sum(int(n.get("size") or 0) for n in files)
     read = 0 if options.quick else repo.read_all(snapshot.id)
