@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from kubekeeper.config.schema import ClusterConfig
 from kubekeeper.errors import OperationFailed
@@ -130,6 +130,7 @@ OriginT = TypeVar("OriginT")
 TargetT = TypeVar("TargetT", contravariant=True)
 
 
+@runtime_checkable
 class Source(Protocol[OriginT, TargetT]):
     """One kind of data. `OriginT`: where a backup reads it; `TargetT`: where a restore puts it."""
 

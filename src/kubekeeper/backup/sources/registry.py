@@ -131,9 +131,9 @@ class RegistrySource:
         doc = json.loads(buffer.getvalue() or b"{}")
         found = [LayoutEntry.from_json(d) for d in doc.get("manifests", []) if isinstance(d, dict)
                  and REPOSITORY_ANNOTATION in (d.get("annotations") or {})]
-        for entry in sorted(found):
-            name = f"{entry.repository}:{entry.tag}" if entry.tag is not None else f"{entry.repository}@{entry.digest}"
-            yield Entry(name, "manifest", entry.size, entry.digest)
+        listed = [Entry(f"{e.repository}:{e.tag}" if e.tag is not None else f"{e.repository}@{e.digest}", "manifest", e.size, e.digest)
+                  for e in found]
+        yield from sorted(listed)
 
 
 SOURCE = RegistrySource()
