@@ -31,12 +31,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
-from kubekeeper.config.schema import ClusterConfig
 from kubekeeper.errors import OperationFailed
 from kubekeeper.progress import Progress
 from kubekeeper.repository import BackupSummary, Repository, Snapshot
+
+if TYPE_CHECKING:  # cluster.yaml's schema (pydantic) is loaded by `backup all`, not by every backup
+    from kubekeeper.config.schema import ClusterConfig
 
 DEFAULT_SAMPLE = 20
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from kubekeeper import redact
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.options import (
     CLUSTER_FILTER_OPTION,
@@ -246,8 +247,6 @@ def _new_password(new_password_file: Path | None) -> bytes:
         value = sys.stdin.buffer.readline().strip()
     if not value:
         raise BadInput("the new password is empty")
-    from kubekeeper import redact
-
     redact.register(value.decode("utf-8", "replace"))
     return value
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -87,8 +88,6 @@ def _finish(target: Path, work: Path, root: dict | None) -> None:
 
 
 def _read_root(work: Path) -> dict | None:
-    import json
-
     try:
         return json.loads((work / "root.json").read_text())
     except FileNotFoundError:
@@ -136,8 +135,6 @@ def restore_into(target: Path, fill: Callable[[Path], None], root: dict | None =
 
     `resumable`: `fill` makes an existing directory equal to the snapshot (restic 0.17+ `restore
     --delete`), so a leftover staging copy is re-used instead of thrown away."""
-    import json
-
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -21,9 +21,9 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubekeeper.backup.source import BackupResult, Entry, RestoreResult, Verified, VerifyOptions
-from kubekeeper.config.schema import ClusterConfig
 from kubekeeper.errors import BadInput, VerificationFailed
 from kubekeeper.etcd import restore as etcd_restore
 from kubekeeper.etcd.client import EtcdClient, Endpoint, TLSConfig, parse_endpoints
@@ -31,6 +31,9 @@ from kubekeeper.etcd.relay import RelaySession
 from kubekeeper.etcd.snapshot import OpenSnapshot, SnapshotCheck, verify_file, with_leader_retries
 from kubekeeper.progress import Progress
 from kubekeeper.repository import BackupSummary, Repository, RepositoryError, Snapshot, details_of, features, selection, snapshot_tags
+
+if TYPE_CHECKING:  # cluster.yaml's schema (pydantic) is loaded by `backup all`, not by every backup
+    from kubekeeper.config.schema import ClusterConfig
 
 log = logging.getLogger(__name__)
 

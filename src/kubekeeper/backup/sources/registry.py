@@ -19,9 +19,9 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubekeeper.backup.source import BackupResult, Entry, RestoreResult, Verified, VerifyOptions
-from kubekeeper.config.schema import ClusterConfig, RegistrySection
 from kubekeeper.errors import BadInput, OperationFailed, VerificationFailed
 from kubekeeper.progress import Progress
 from kubekeeper.registry import auth, sync
@@ -30,6 +30,9 @@ from kubekeeper.registry.client import RegistryClient, RegistryOptions, normaliz
 from kubekeeper.registry.layout import INGEST_DIR, LAYOUT_DIR, REPOSITORY_ANNOTATION, Layout
 from kubekeeper.registry.layout import Entry as LayoutEntry
 from kubekeeper.repository import Repository, Snapshot, details_of, selection, snapshot_tags
+
+if TYPE_CHECKING:  # cluster.yaml's schema (pydantic) is loaded by `backup all`, not by every backup
+    from kubekeeper.config.schema import ClusterConfig, RegistrySection
 
 log = logging.getLogger(__name__)
 

@@ -25,12 +25,11 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
 from kubekeeper.backup.source import BackupResult, Entry, PartlyStored, RestoreResult, Verified, VerifyOptions
-from kubekeeper.config.schema import ClusterConfig, VolumesSection
 from kubekeeper.errors import BadInput, KubekeeperError, OperationFailed, VerificationFailed
 from kubekeeper.kubeapi import KubeAccess
 from kubekeeper.progress import Progress
@@ -55,6 +54,9 @@ from kubekeeper.volumes.kube import Cluster
 from kubekeeper.volumes.locate import locate, locate_one, this_node
 from kubekeeper.volumes.model import ELSEWHERE, HOOKS_OFF, NO_PATH, LocatedVolume, Problem, PvcRef
 from kubekeeper.volumes.swap import WORK_NAME
+
+if TYPE_CHECKING:  # cluster.yaml's schema (pydantic) is loaded by `backup all`, not by every backup
+    from kubekeeper.config.schema import ClusterConfig, VolumesSection
 
 log = logging.getLogger(__name__)
 

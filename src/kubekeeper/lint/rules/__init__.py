@@ -5,6 +5,7 @@ and a generator `check(workload, context)` yielding Violations. Rules know nothi
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from dataclasses import dataclass, field
 from functools import cache
@@ -69,6 +70,4 @@ def summary(rule: Any) -> str:
 
 
 def documentation(rule: Any) -> str:
-    import inspect
-
     return inspect.cleandoc(rule.__doc__ or "")
