@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import os
 import sys
 import time
@@ -118,7 +120,7 @@ def dispatch_command(
     else:
         cycle_name, start = cycle_id(os.environ.get("JOB_NAME"), now)
     cluster = Cluster.connect(KubeAccess(kubeconfig, context))
-    emitted: list[dict] = []
+    emitted: list[dict[str, Any]] = []
     report = dispatch(cluster, job_template, window_seconds=window, cycle=cycle_name, start=start, dry_run=dry_run, emit=emitted.append)
     if dry_run and fmt is Format.text:
         sys.stdout.write(to_yaml(emitted))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import re
 from dataclasses import dataclass, field
@@ -75,7 +77,7 @@ class Snapshot:
     original: str | None = None  # set by `restic copy`: the id in the source repository
 
     @classmethod
-    def from_json(cls, doc: dict) -> Snapshot:
+    def from_json(cls, doc: dict[str, Any]) -> Snapshot:
         return cls(
             id=doc["id"],
             short_id=doc.get("short_id", doc["id"][:8]),
@@ -93,7 +95,7 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def json_lines(output: bytes) -> list[dict]:
+def json_lines(output: bytes) -> list[dict[str, Any]]:
     """Every JSON object line in restic output (status lines included), skipping non-JSON noise."""
     docs = []
     for raw in output.splitlines():
@@ -106,7 +108,7 @@ def json_lines(output: bytes) -> list[dict]:
     return docs
 
 
-def exit_error(text: str) -> dict | None:
+def exit_error(text: str) -> dict[str, Any] | None:
     """restic 0.17+ `--json`: the `exit_error` message (code and message) printed on failure."""
     for line in reversed(text.splitlines()):
         line = line.strip()
@@ -115,7 +117,7 @@ def exit_error(text: str) -> dict | None:
                 doc = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if doc.get("message_type") == "exit_error":
+            if isinstance(doc, dict) and doc.get("message_type") == "exit_error":
                 return doc
     return None
 

@@ -8,7 +8,7 @@ from the PVC, else from the mounting pod. A failed pre-hook skips the volume; th
 from __future__ import annotations
 
 import json
-from typing import Protocol
+from typing import Any, Protocol
 
 from kubekeeper.errors import OperationFailed
 from kubekeeper.volumes.model import HOOKS_OFF, Hook, Problem, LocatedVolume
@@ -35,7 +35,7 @@ def parse_command(text: str) -> tuple[str, ...]:
     return ("/bin/sh", "-c", text)
 
 
-def from_annotations(pvc: dict, pod: dict | None) -> tuple[Hook | None, Hook | None]:
+def from_annotations(pvc: dict[str, Any], pod: dict[str, Any] | None) -> tuple[Hook | None, Hook | None]:
     """The hooks configured for this PVC; none without a mounting pod to run them in."""
     if pod is None:
         return None, None

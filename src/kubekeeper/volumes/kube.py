@@ -70,7 +70,8 @@ class Cluster:
                 if exc.status == 404:
                     return None
                 raise
-            return json.loads(response.data)
+            doc: dict[str, Any] = json.loads(response.data)
+            return doc
 
     def _list(self, method: Callable[..., Any], *args: object, kind: str, what: str, **kw: object) -> list[dict[str, Any]]:
         """Every item of a LIST, page by page; a `continue` token that expired (410) restarts it."""
@@ -147,11 +148,13 @@ class Cluster:
     def create_pvc(self, body: dict[str, Any]) -> dict[str, Any]:
         ns = body["metadata"]["namespace"]
         with _api_errors(f"creating PVC {ns}/{body['metadata']['name']}"):
-            return json.loads(self.core.create_namespaced_persistent_volume_claim(ns, body, _preload_content=False).data)
+            created: dict[str, Any] = json.loads(self.core.create_namespaced_persistent_volume_claim(ns, body, _preload_content=False).data)
+            return created
 
     def create_pv(self, body: dict[str, Any]) -> dict[str, Any]:
         with _api_errors(f"creating PV {body['metadata']['name']}"):
-            return json.loads(self.core.create_persistent_volume(body, _preload_content=False).data)
+            created: dict[str, Any] = json.loads(self.core.create_persistent_volume(body, _preload_content=False).data)
+            return created
 
     def exec(self, namespace: str, pod: str, container: str, command: tuple[str, ...], timeout: float) -> tuple[int, str]:
         """Run a command in a container through the API's exec (websocket); (status, output)."""

@@ -11,6 +11,8 @@ provisioned CSI or in-tree volume is found on disk by its PV name (the PVC's `sp
 
 from __future__ import annotations
 
+from typing import Any
+
 import dataclasses
 import os
 import socket
@@ -28,14 +30,14 @@ def this_node(node: str | None) -> str:
     return node or os.environ.get("NODE_NAME") or socket.gethostname()
 
 
-def _complete(pvc: dict | None) -> dict | None:
+def _complete(pvc: dict[str, Any] | None) -> dict[str, Any] | None:
     if pvc is not None:
         pvc.setdefault("kind", "PersistentVolumeClaim")
         pvc.setdefault("apiVersion", "v1")
     return pvc
 
 
-def locate_one(cluster: Cluster, ref: PvcRef, *, node: str, kubelet_root: Path, host_root: Path, pvc: dict | None = None, refresh: bool = False) -> LocatedVolume | Problem:
+def locate_one(cluster: Cluster, ref: PvcRef, *, node: str, kubelet_root: Path, host_root: Path, pvc: dict[str, Any] | None = None, refresh: bool = False) -> LocatedVolume | Problem:
     """One PVC named by the caller: GET PVC and PV, this node's pods (one LIST, shared by the run);
     only if no pod here mounts it, the namespace's pods, to say where it is mounted instead."""
     pvc = _complete(pvc if pvc is not None else cluster.get_pvc(ref))
@@ -53,7 +55,7 @@ def locate_one(cluster: Cluster, ref: PvcRef, *, node: str, kubelet_root: Path, 
 PROVISIONER_ANNOTATIONS = ("volume.kubernetes.io/storage-provisioner", "volume.beta.kubernetes.io/storage-provisioner")
 
 
-def kubelet_view(ref: PvcRef, pvc: dict, pods: Sequence[dict], *, node: str, kubelet_root: Path) -> dict | None:
+def kubelet_view(ref: PvcRef, pvc: dict[str, Any], pods: Sequence[dict[str, Any]], *, node: str, kubelet_root: Path) -> dict[str, Any] | None:
     """What resolution needs of the PV of a dynamically provisioned claim, read from the kubelet's
     directory instead of the API: the plugin directory holding `<pv name>` for a pod here. None when
     the PV must be read (static, hostPath/local, Block, or nothing found on disk)."""

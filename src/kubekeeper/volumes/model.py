@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,8 +49,8 @@ class LocatedVolume:
     plugin: str = ""
     pre_hook: Hook | None = None
     post_hook: Hook | None = None
-    pvc_object: dict = field(default_factory=dict, compare=False, repr=False)
-    pv_object: dict = field(default_factory=dict, compare=False, repr=False)
+    pvc_object: dict[str, Any] = field(default_factory=dict[str, Any], compare=False, repr=False)
+    pv_object: dict[str, Any] = field(default_factory=dict[str, Any], compare=False, repr=False)
 
     def tag_details(self) -> dict[str, str]:
         details = {"namespace": self.ref.namespace, "pvc": self.ref.name}

@@ -3,6 +3,8 @@ API's JSON dicts), a `LocatedVolume` or a `Problem` (with what to do) out. Never
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,12 +24,12 @@ from kubekeeper.volumes.model import (
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
-def ref_of(pvc: dict) -> PvcRef:
+def ref_of(pvc: dict[str, Any]) -> PvcRef:
     meta = pvc.get("metadata", {})
     return PvcRef(meta.get("namespace", ""), meta.get("name", ""))
 
 
-def _active(pod: dict) -> bool:
+def _active(pod: dict[str, Any]) -> bool:
     """Scheduled, not finished, not being deleted: its volumes are (or are about to be) mounted."""
     spec, status = pod.get("spec", {}), pod.get("status", {})
     if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
@@ -35,25 +37,25 @@ def _active(pod: dict) -> bool:
     return not pod.get("metadata", {}).get("deletionTimestamp")
 
 
-def _claim_names(pod: dict) -> list[str]:
+def _claim_names(pod: dict[str, Any]) -> list[str]:
     return [v["persistentVolumeClaim"]["claimName"] for v in pod.get("spec", {}).get("volumes") or []
             if (v.get("persistentVolumeClaim") or {}).get("claimName")]
 
 
-def mounting_pods(ref: PvcRef, pods: Sequence[dict]) -> list[dict]:
+def mounting_pods(ref: PvcRef, pods: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Pods of the PVC's namespace, scheduled and not finished, that name the PVC in a volume."""
     found = [p for p in pods if p.get("metadata", {}).get("namespace") == ref.namespace and _active(p) and ref.name in _claim_names(p)]
     return sorted(found, key=lambda p: (p["status"].get("phase") != "Running", p["metadata"]["name"]))
 
 
-def claims_of(pods: Sequence[dict]) -> list[PvcRef]:
+def claims_of(pods: Sequence[dict[str, Any]]) -> list[PvcRef]:
     """The PVCs the active pods mount, each once, sorted. Generic ephemeral volumes are not
     included: their claim lives and dies with the pod, so there is nothing to restore it into."""
     refs = {PvcRef(p["metadata"].get("namespace", ""), name) for p in pods if _active(p) for name in _claim_names(p)}
     return sorted(refs)
 
 
-def affinity_nodes(pv: dict) -> list[str]:
+def affinity_nodes(pv: dict[str, Any]) -> list[str]:
     """Nodes a PV is pinned to by `kubernetes.io/hostname` node affinity (local PVs)."""
     terms = ((pv.get("spec", {}).get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or []
     nodes: list[str] = []
@@ -66,9 +68,9 @@ def affinity_nodes(pv: dict) -> list[str]:
 
 def resolve(
     ref: PvcRef,
-    pvc: dict | None,
-    pv: dict | None,
-    pods: Sequence[dict],
+    pvc: dict[str, Any] | None,
+    pv: dict[str, Any] | None,
+    pods: Sequence[dict[str, Any]],
     *,
     node: str,
     kubelet_root: Path,
@@ -92,7 +94,7 @@ def resolve(
     users = mounting_pods(ref, pods)
     pod_nodes = sorted({p["spec"]["nodeName"] for p in users})
 
-    def found(path: Path, pod: dict | None) -> LocatedVolume:
+    def found(path: Path, pod: dict[str, Any] | None) -> LocatedVolume:
         pre, post = hooks.from_annotations(pvc, pod)
         return LocatedVolume(ref, path, node, pv_name, storage_class, plugin, pre, post, pvc, pv)
 

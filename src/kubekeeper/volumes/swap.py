@@ -19,6 +19,8 @@ or discarded with older restic.
 
 from __future__ import annotations
 
+from typing import Any
+
 import errno
 import fcntl
 import json
@@ -64,7 +66,7 @@ def _move_all(source: Path, destination: Path, skip: str = "") -> None:
         os.rename(source / entry, destination / entry)
 
 
-def _apply_root(target: Path, root: dict | None) -> None:
+def _apply_root(target: Path, root: dict[str, Any] | None) -> None:
     if not root:
         return
     try:
@@ -75,7 +77,7 @@ def _apply_root(target: Path, root: dict | None) -> None:
     os.utime(target, ns=(int(root["atime_ns"]), int(root["mtime_ns"])))
 
 
-def _finish(target: Path, work: Path, root: dict | None) -> None:
+def _finish(target: Path, work: Path, root: dict[str, Any] | None) -> None:
     """Steps 2-4 from whatever state the journal records (each step is idempotent)."""
     skip = work.name if work.parent == target else ""
     if _state(work) == RESTORED:
@@ -87,9 +89,10 @@ def _finish(target: Path, work: Path, root: dict | None) -> None:
     shutil.rmtree(work)
 
 
-def _read_root(work: Path) -> dict | None:
+def _read_root(work: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((work / "root.json").read_text())
+        root: dict[str, Any] = json.loads((work / "root.json").read_text())
+        return root
     except FileNotFoundError:
         return None
 
@@ -130,7 +133,7 @@ def target_lock(target: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def restore_into(target: Path, fill: Callable[[Path], None], root: dict | None = None, *, resumable: bool = False) -> None:
+def restore_into(target: Path, fill: Callable[[Path], None], root: dict[str, Any] | None = None, *, resumable: bool = False) -> None:
     """Fill a staging directory with `fill(path)`, then swap it in as the content of `target`.
 
     `resumable`: `fill` makes an existing directory equal to the snapshot (restic 0.17+ `restore
