@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from kubekeeper.etcd.client import EtcdClient, Endpoint
+from kubekeeper.etcd.client import Endpoint, EtcdClient
 from kubekeeper.repository import Repository, RepoSpec, commands
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from kubekeeper.backup import sources
@@ -121,11 +122,9 @@ def verify(repo: Repository, snapshot: str = "latest", *, cluster: str | None = 
         workdir = Path(tempfile.mkdtemp(prefix=f"kubekeeper-verify-{kind}-"))
         try:
             subject = f"{snap.short_id} {source.describe(snap) if source else _described(snap)}".strip()
-            if source is None:
-                report.checks.append(_guard(kind, subject, lambda: verify_whole(repo, snap)))
-            else:
-                report.checks.append(_guard(kind, subject, lambda: source.verify(repo, snap, scratch=workdir, options=options,
-                                                                                 progress=progress)))
+            check = (partial(verify_whole, repo, snap) if source is None
+                     else partial(source.verify, repo, snap, scratch=workdir, options=options, progress=progress))
+            report.checks.append(_guard(kind, subject, check))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     report.checks.append(_guard("repository", repo.spec.display, lambda: _restic_check(repo, options.read_data_subset)))

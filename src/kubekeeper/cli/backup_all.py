@@ -15,11 +15,12 @@ from kubekeeper.cli.options import SESSION
 from kubekeeper.config import config_path, load_config
 from kubekeeper.config.schema import ClusterConfig, RepositoryRef
 from kubekeeper.errors import OperationFailed
-from kubekeeper.repository import Repository, RepoSpec, Retention
 from kubekeeper.report.console import print_json
 from kubekeeper.report.progress import console_progress
 from kubekeeper.report.run_report import show_set, write_json_report, write_metrics
+from kubekeeper.repository import Repository, RepoSpec, Retention
 
+SKIP_OPTION = typer.Option([], "--skip", help=f"Turn a part off for this run: {sources.one_of(sources.parts())} (repeatable).")
 CONFIG_OPTION = typer.Option(None, "--config", "-c", envvar="KUBEKEEPER_CONFIG", show_envvar=True, help="Path of cluster.yaml.")
 
 
@@ -40,7 +41,7 @@ def retention_of(config: ClusterConfig) -> Retention:
 @backup_app.command("all")
 def backup_all_command(
     config: Path = CONFIG_OPTION,
-    skip: list[str] = typer.Option([], "--skip", help=f"Turn a part off for this run: {sources.one_of(sources.parts())} (repeatable)."),
+    skip: list[str] = SKIP_OPTION,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars on stderr."),
     compression: str = typer.Option(None, "--compression", help="Override repositories.compression of cluster.yaml (auto|max|off)."),
     output_format: Format = FORMAT_OPTION,

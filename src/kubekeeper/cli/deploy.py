@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 

@@ -6,9 +6,8 @@ edits the other; if that module is absent, this one creates the group itself.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import typer
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 
 import typer
 
@@ -15,13 +15,13 @@ from kubekeeper.lint.rules import all_rules, summary
 from kubekeeper.report.lint import render
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     error = "error"
     warning = "warning"
     info = "info"
 
 
-class Spread(str, Enum):
+class Spread(StrEnum):
     node = "node"
     zone = "zone"
 

@@ -27,9 +27,9 @@ from kubekeeper.cli.options import (
     open_repository,
 )
 from kubekeeper.errors import BadInput, OperationFailed
+from kubekeeper.report.console import print_json, stdout
 from kubekeeper.repository import Repository, RepoSpec, Retention, selection
 from kubekeeper.repository.spec import read_repository_file
-from kubekeeper.report.console import print_json, stdout
 
 repo_app = typer.Typer(help="Create, check, copy, thin out, unlock and re-key restic repositories.", no_args_is_help=True)
 key_app = typer.Typer(help="List, add and change the repository's keys (password rotation).", no_args_is_help=True)

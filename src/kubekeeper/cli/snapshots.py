@@ -14,15 +14,16 @@ from kubekeeper.cli.options import (
     KIND_OPTION,
     PASSWORD_COMMAND_OPTION,
     PASSWORD_FILE_OPTION,
-    REPOSITORY_FILE_OPTION,
     REPO_CACERT_OPTION,
     REPO_OPTION,
+    REPOSITORY_FILE_OPTION,
     kind_filter,
     open_repository,
 )
+from kubekeeper.report.console import print_json, stdout
 from kubekeeper.repository import Snapshot, details_of, selection
 from kubekeeper.repository.tags import cluster_of, kind_of
-from kubekeeper.report.console import print_json, stdout
+
 
 def summary_keys(kind: str | None) -> tuple[str, ...]:
     """The details a source shows in a one-line listing (every detail in --format json); empty: all."""

@@ -16,7 +16,6 @@ from kubekeeper import urls
 from kubekeeper.errors import BadInput
 from kubekeeper.names import CLUSTER_NAME_MAX, CLUSTER_NAME_PATTERN
 
-
 #: a password or token is one line; longer than this is the wrong file
 MAX_SECRET_LINE = 64 << 10
 

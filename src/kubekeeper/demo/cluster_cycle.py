@@ -28,12 +28,12 @@ from kubekeeper.backup.verify import VerifyOptions, VerifyReport, verify
 from kubekeeper.config import parse_config
 from kubekeeper.demo.sandbox import SandboxEtcdCluster, digests, fill_samples, sandbox_registry
 from kubekeeper.errors import OperationFailed, VerificationFailed
-from kubekeeper.progress import SILENT
 from kubekeeper.etcd.restore import MemberRestore
+from kubekeeper.progress import SILENT
 from kubekeeper.registry.client import RegistryOptions
-from kubekeeper.repository import Repository, RepoSpec, Retention
 from kubekeeper.report.console import stdout
 from kubekeeper.report.run_report import show_set
+from kubekeeper.repository import Repository, RepoSpec, Retention
 from kubekeeper.volumes.model import PvcRef
 
 CLUSTER = "demo"

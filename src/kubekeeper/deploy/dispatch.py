@@ -12,8 +12,6 @@ cycle (its backups stay a cycle apart), and a restarted dispatcher catches up on
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 import copy
 import hashlib
 import logging
@@ -22,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from ruamel.yaml import YAML
 
@@ -147,7 +146,7 @@ def node_job(template: dict[str, Any], work: NodeWork, cycle: str) -> dict[str, 
     pod["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
         {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [work.node]}]}]}}}
     container = pod["containers"][0]
-    for index, (pv_name, path) in enumerate(sorted(work.node_paths.items())):
+    for index, (_, path) in enumerate(sorted(work.node_paths.items())):
         volume = f"node-path-{index}"
         pod.setdefault("volumes", []).append({"name": volume, "hostPath": {"path": path, "type": "Directory"}})
         container.setdefault("volumeMounts", []).append(

@@ -17,11 +17,10 @@ Pure: options in, a list of API objects (dicts) out; `write` puts them in files.
 
 from __future__ import annotations
 
-from typing import Any
-
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString

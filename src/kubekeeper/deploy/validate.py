@@ -64,7 +64,7 @@ def cron_schedule(text: str, option: str = "--schedule") -> str:
     fields = schedule.split(" ")
     if len(fields) != 5:
         raise BadInput(f"{option} {text!r}: a cron schedule has five fields (minute hour day-of-month month day-of-week), got {len(fields)}")
-    for part, field in zip(fields, FIELDS):
+    for part, field in zip(fields, FIELDS, strict=True):
         try:
             _check_field(part, field)
         except ValueError as exc:

@@ -1,6 +1,7 @@
 """restic-backed repositories: selection (spec), argv builders (commands), JSON parsing and error
 mapping (messages), version gates (features), and the adapter (restic.Repository)."""
 
+from kubekeeper.repository import features
 from kubekeeper.repository.commands import Retention
 from kubekeeper.repository.messages import (
     AccessDenied,
@@ -16,7 +17,6 @@ from kubekeeper.repository.messages import (
     Snapshot,
     WrongPassword,
 )
-from kubekeeper.repository import features
 from kubekeeper.repository.restic import Repository
 from kubekeeper.repository.spec import RepoSpec
 from kubekeeper.repository.tags import details_of, selection, snapshot_tags

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from kubekeeper.errors import CommandFailed, CommandStalled, ExitCode, OperationFailed
 

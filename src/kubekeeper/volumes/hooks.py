@@ -11,7 +11,7 @@ import json
 from typing import Any, Protocol
 
 from kubekeeper.errors import OperationFailed
-from kubekeeper.volumes.model import HOOKS_OFF, Hook, Problem, LocatedVolume
+from kubekeeper.volumes.model import HOOKS_OFF, Hook, LocatedVolume, Problem
 
 PRE = "kubekeeper.io/pre-backup"
 POST = "kubekeeper.io/post-backup"

@@ -11,17 +11,16 @@ provisioned CSI or in-tree volume is found on disk by its PV name (the PVC's `sp
 
 from __future__ import annotations
 
-from typing import Any
-
 import dataclasses
 import os
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from kubekeeper.volumes import paths
 from kubekeeper.volumes.kube import Cluster
-from kubekeeper.volumes.model import Problem, PvcRef, LocatedVolume
+from kubekeeper.volumes.model import LocatedVolume, Problem, PvcRef
 from kubekeeper.volumes.resolve import claims_of, mounting_pods, resolve
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import copy
+from typing import Any
 
 #: annotations the control plane sets while binding/provisioning; a new object must not carry them
 BINDING_ANNOTATIONS = (

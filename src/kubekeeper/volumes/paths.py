@@ -7,9 +7,8 @@ CSI volumes keep their files one level deeper, in `mount`. For a PVC the volume 
 
 from __future__ import annotations
 
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 #: in-tree PV source fields -> kubelet plugin directory (the ones still served, or migrated to CSI)
 IN_TREE_PLUGINS: dict[str, str] = {

@@ -3,10 +3,9 @@ API's JSON dicts), a `LocatedVolume` or a `Problem` (with what to do) out. Never
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from kubekeeper.volumes import hooks, paths
 from kubekeeper.volumes.model import (
@@ -16,9 +15,9 @@ from kubekeeper.volumes.model import (
     NOT_MOUNTED,
     UNBOUND,
     UNSUPPORTED,
+    LocatedVolume,
     Problem,
     PvcRef,
-    LocatedVolume,
 )
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"

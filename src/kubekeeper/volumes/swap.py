@@ -19,8 +19,6 @@ or discarded with older restic.
 
 from __future__ import annotations
 
-from typing import Any
-
 import errno
 import fcntl
 import json
@@ -30,6 +28,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from kubekeeper.errors import OperationFailed
 from kubekeeper.fsutil import write_atomic

@@ -32,7 +32,7 @@ def test_restore_argv_same_flags_for_both_tools(tmp_path, kind):
     member = restore.MemberRestore.build("m0", CLUSTER, tmp_path / "d", token="tok")
     argv = restore.restore_argv(restore.RestoreTool(f"/bin/{kind}", kind), tmp_path / "s.db", member, tmp_path / "stage")
     assert argv[:4] == (f"/bin/{kind}", "snapshot", "restore", str(tmp_path / "s.db"))
-    flags = dict(zip(argv[4::2], argv[5::2]))
+    flags = dict(zip(argv[4::2], argv[5::2], strict=True))
     assert flags == {
         "--name": "m0", "--initial-cluster": CLUSTER, "--initial-cluster-token": "tok",
         "--initial-advertise-peer-urls": "http://10.0.0.1:2380", "--data-dir": str(tmp_path / "stage"),

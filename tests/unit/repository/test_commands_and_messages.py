@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from kubekeeper.errors import BadInput, CommandFailed
@@ -95,7 +94,7 @@ def test_rest_wrong_credentials_is_access_denied_never_create_one():
 @pytest.mark.parametrize(("code", "kind", "exit_code"), [(10, messages.RepositoryNotFound, 10), (11, messages.RepositoryLocked, 11),
                                                          (12, messages.WrongPassword, 12)])
 def test_restic_017_exit_codes_map_to_ours(code, kind, exit_code):
-    stderr = '{"message_type":"exit_error","code":%d,"message":"Fatal: something"}\n' % code
+    stderr = f'{{"message_type":"exit_error","code":{code},"message":"Fatal: something"}}\n'
     error = classify(stderr, code)
     assert type(error) is kind and error.exit_code == exit_code
 

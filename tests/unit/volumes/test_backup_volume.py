@@ -9,7 +9,7 @@ from kubekeeper.backup.sources.volume import backup_one, backup_volumes, root_fr
 from kubekeeper.errors import OperationFailed
 from kubekeeper.repository import BackupSummary
 from kubekeeper.volumes import objects
-from kubekeeper.volumes.model import NOT_MOUNTED, Hook, Problem, PvcRef, LocatedVolume
+from kubekeeper.volumes.model import NOT_MOUNTED, Hook, LocatedVolume, Problem, PvcRef
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubekeeper.volumes.locate import kubelet_view, locate
-from kubekeeper.volumes.model import PvcRef, LocatedVolume
+from kubekeeper.volumes.model import LocatedVolume, PvcRef
 
 DYNAMIC = {"volume.kubernetes.io/storage-provisioner": "rbd.csi.ceph.com"}
 

@@ -8,7 +8,17 @@ import pytest
 
 from kubekeeper.errors import BadInput
 from kubekeeper.volumes import paths
-from kubekeeper.volumes.model import ELSEWHERE, MISSING, NO_PATH, NOT_MOUNTED, UNBOUND, UNSUPPORTED, Problem, PvcRef, LocatedVolume
+from kubekeeper.volumes.model import (
+    ELSEWHERE,
+    MISSING,
+    NO_PATH,
+    NOT_MOUNTED,
+    UNBOUND,
+    UNSUPPORTED,
+    LocatedVolume,
+    Problem,
+    PvcRef,
+)
 from kubekeeper.volumes.resolve import resolve
 
 ROOT = Path("/var/lib/kubelet")

@@ -26,11 +26,20 @@ from typing import TYPE_CHECKING
 from kubekeeper.backup.source import BackupResult, Entry, RestoreResult, Verified, VerifyOptions
 from kubekeeper.errors import BadInput, VerificationFailed
 from kubekeeper.etcd import restore as etcd_restore
-from kubekeeper.etcd.client import EtcdClient, Endpoint, TLSConfig, parse_endpoints
+from kubekeeper.etcd.client import Endpoint, EtcdClient, TLSConfig, parse_endpoints
 from kubekeeper.etcd.relay import RelaySession
 from kubekeeper.etcd.snapshot import OpenSnapshot, SnapshotCheck, verify_file, with_leader_retries
 from kubekeeper.progress import Progress
-from kubekeeper.repository import BackupSummary, Repository, RepositoryError, Snapshot, details_of, features, selection, snapshot_tags
+from kubekeeper.repository import (
+    BackupSummary,
+    Repository,
+    RepositoryError,
+    Snapshot,
+    details_of,
+    features,
+    selection,
+    snapshot_tags,
+)
 
 if TYPE_CHECKING:  # cluster.yaml's schema (pydantic) is loaded by `backup all`, not by every backup
     from kubekeeper.config.schema import ClusterConfig

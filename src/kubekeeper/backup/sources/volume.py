@@ -338,7 +338,7 @@ def root_from_tags(tags: Sequence[str]) -> dict[str, int] | None:
     parts = value.split(":")
     if len(parts) != len(ROOT_FIELDS) or not all(p.isdigit() for p in parts):
         return None
-    return dict(zip(ROOT_FIELDS, map(int, parts)))
+    return dict(zip(ROOT_FIELDS, map(int, parts), strict=True))
 
 
 def _data_and_metadata(repo: Repository, source: LocatedVolume, *, cluster: str, excludes: Sequence[str],

@@ -7,10 +7,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from kubekeeper.lint.model import Manifest, Violation
 from kubekeeper.lint.profiles import RESOURCE_CHECKS, Profile
