@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pyetcd import etcdrpc
 
-from kubekeeper.etcd.client import EtcdClient, Endpoint
+from kubekeeper.etcd.client import Endpoint, EtcdClient
 from kubekeeper.etcd.snapshot import save_snapshot
 
 HERE = Path(__file__).resolve().parent

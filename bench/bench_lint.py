@@ -73,7 +73,7 @@ def compare(path: Path, kk_runs: int, ck_runs: int) -> dict:
     burst of load from other jobs hits both tools alike."""
     kk, ck = [], []
     per_gap = max(1, kk_runs // (ck_runs + 1))
-    for i in range(ck_runs):
+    for _ in range(ck_runs):
         kk.extend(timed(kubekeeper(path)) for _ in range(per_gap))
         ck.append(timed(checkov(path), CHECKOV_ENV))
     kk.extend(timed(kubekeeper(path)) for _ in range(max(0, kk_runs - len(kk))))
@@ -165,7 +165,7 @@ def chart(figures: dict) -> None:
     if figures.get("real_corpus"):
         sets.append(("real corpus (535 files)", figures["real_corpus"]))
     fig, axes = plt.subplots(len(sets), 1, figsize=(6.4, 1.9 * len(sets) + 0.6), squeeze=False)
-    for ax, (title, data) in zip(axes[:, 0], sets):
+    for ax, (title, data) in zip(axes[:, 0], sets, strict=True):
         names = ["kubekeeper lint", f"checkov {data['checkov']['version']}"]
         walls = [data["kubekeeper"]["wall_s_median"], data["checkov"]["wall_s_median"]]
         bars = ax.barh(names, walls, color=["#2a9d8f", "#e76f51"])

@@ -138,7 +138,7 @@ def chart(result: dict, path: Path) -> None:
     phases = ["full", "incremental"]
     methods = ["kubekeeper", "restic", "seed"]
     fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-    for ax, phase in zip(axes, phases):
+    for ax, phase in zip(axes, phases, strict=True):
         values = [result["seconds"][phase][m] for m in methods]
         ax.bar(["kubekeeper\nbackup volume", "plain restic", "seed: rsync\n+ restic"], values, color=["#2b7bba", "#999999", "#d95f02"])
         ax.set_title(f"{phase} backup, {result['dataset']['bytes'] / 1e9:.2f} GB")

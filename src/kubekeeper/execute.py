@@ -112,7 +112,8 @@ def _child_env(extra: Mapping[str, str]) -> dict[str, str]:
 def _load_prctl() -> Callable[[int, int], int] | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl  # type: ignore[no-any-return]
+        prctl: Callable[[int, int], int] = libc.prctl
+        return prctl
     except (OSError, AttributeError):
         return None
 

@@ -1,8 +1,10 @@
-"""Progress of long transfers as engines report it: a callback protocol with a silent default.
+"""Progress as engines report it: a callback protocol with a silent default.
 
-An engine (registry sync, ...) counts bytes through a `Transfer` it gets from a `Transfers` factory;
-how that is shown - rich bars on a terminal, nothing at all - is decided above the engines
-(report/progress.py renders it), so no engine imports presentation.
+An engine (a data source, registry sync, ...) is handed a `Progress` and tells it two things: a
+phase starts (`phase("backing up 3 volume(s) on node n1")`), and bytes move within a named transfer
+(`with progress.transfer("fetching blobs") as t: t.add_total(n); t.advance(k)`). How that is shown -
+lines and rich bars on a terminal, periodic lines in a log, nothing at all - is decided above the
+engines (report/progress.py renders it), so no engine imports presentation.
 """
 
 from __future__ import annotations
@@ -20,13 +22,19 @@ class Transfer(Protocol):
     def advance(self, size: int) -> None: ...
 
 
-class Transfers(Protocol):
-    """Opens the counter of one named transfer ("fetching blobs") for the duration of a `with`."""
+class Progress(Protocol):
+    """What a long operation reports while it runs; every method may be called from worker threads."""
 
-    def __call__(self, description: str) -> AbstractContextManager[Transfer]: ...
+    def phase(self, description: str) -> None:
+        """A step of the operation starts (one line: what, and how much of it)."""
+        ...
+
+    def transfer(self, description: str) -> AbstractContextManager[Transfer]:
+        """The byte counter of one named transfer ("fetching blobs"), for the duration of a `with`."""
+        ...
 
 
-class _Silent:
+class _SilentTransfer:
     def add_total(self, size: int) -> None:
         pass
 
@@ -34,27 +42,15 @@ class _Silent:
         pass
 
 
-@contextmanager
-def silent(description: str) -> Iterator[Transfer]:
-    """The default: counts go nowhere."""
-    yield _Silent()
+class Silent:
+    """The default: nothing is shown (`--no-progress`, `--format json`, library use)."""
+
+    def phase(self, description: str) -> None:
+        pass
+
+    @contextmanager
+    def transfer(self, description: str) -> Iterator[Transfer]:
+        yield _SilentTransfer()
 
 
-_shown: Transfers = silent
-
-
-def show_with(transfers: Transfers) -> None:
-    """Set how transfers an engine was told to show (`progress=True`) are shown; the CLI sets rich bars.
-
-    A bridge until every engine call passes its `Transfers` explicitly (issue 14 part B)."""
-    global _shown
-    _shown = transfers
-
-
-def resolve(progress: bool | Transfers) -> Transfers:
-    """An engine's `progress` argument as a factory: True - as set by show_with, False - silent."""
-    if progress is True:
-        return _shown
-    if progress is False:
-        return silent
-    return progress
+SILENT: Progress = Silent()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from kubekeeper.etcd.client import EtcdClient, Endpoint
+from kubekeeper.etcd.client import Endpoint, EtcdClient
 from kubekeeper.repository import Repository, RepoSpec, commands
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,11 +35,16 @@ RCLONE = Path(sys.executable).with_name("rclone")
 SSHD = Path("/usr/sbin/sshd")
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
 def require(ok: bool, what: str) -> None:
-    """A missing real component: a failure in CI (CI=true), a skip on a developer's machine."""
+    """A missing real component: a failure in CI (CI=true), a skip on a developer's machine. Every
+    e2e test that cannot run without something says so through here, so CI never skips one."""
     if ok:
         return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if in_ci():
         pytest.fail(f"{what} is missing (CI runs every e2e test; see `make setup`)")
     pytest.skip(f"{what} is missing")
 

@@ -203,3 +203,48 @@ def test_kill_9_during_volume_restore_then_rerun_recovers(tmp_path: Path, restic
     assert not (tmp_path / ".volume.kubekeeper-restore").exists()
     assert not [c for c in _children(os.getpid()) if _comm(c) == "restic"]
     shutil.rmtree(volume)
+
+
+# ------------------------------------------------------------------------------ an empty PVC
+@pytest.mark.parametrize("case", ["empty", "everything-excluded"])
+def test_an_empty_volume_is_a_backup_and_restores_empty(tmp_path: Path, restic_repo, cli, case: str) -> None:
+    """A freshly created PVC holds nothing, and restic 0.17+ refuses a snapshot with nothing in it
+    ("snapshot is empty"); it must still be stored, verified, and restored as an empty volume with the
+    root's owner, mode and times - and the next backup, with data in it, must work as usual."""
+    version = subprocess.run(["restic", "version"], capture_output=True, text=True, check=True).stdout
+    assert version.startswith("restic 0.18"), version  # the restic that refuses empty snapshots
+    volume = tmp_path / "fresh"
+    volume.mkdir()
+    excludes: list[str] = []
+    if case == "everything-excluded":
+        for i in range(3):
+            (volume / f"trace-{i}.log").write_text("noise\n")
+        excludes = ["--exclude", "*.log"]
+    os.chown(volume, 1234, 2345)
+    volume.chmod(0o2770)
+    os.utime(volume, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    root = volume.stat()
+    args = ["--pvc", "apps/fresh", *restic_repo.cli_args, "--cluster", "lab"]
+
+    stored = cli("backup", "volume", "--source-dir", str(volume), *excludes, *args, "--format", "json")
+    assert stored.code == 0, stored.err
+    [report] = json.loads(stored.out)["volumes"]
+    assert report["status"] == "ok" and report["snapshot"] and report["files"] == 0
+
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "stale.txt").write_text("was here before the restore\n")
+    restored = cli("restore", "volume", "--target", str(target), *args)
+    assert restored.code == 0, restored.err
+    after = target.stat()
+    assert list(target.iterdir()) == []
+    assert (after.st_uid, after.st_gid, after.st_mode, after.st_mtime_ns) == (1234, 2345, root.st_mode, root.st_mtime_ns)
+    if case == "empty":
+        drill = cli("verify", *restic_repo.cli_args, "--format", "json")
+        assert drill.code == 0 and json.loads(drill.out)["ok"], drill.out + drill.err
+
+    (volume / "now-with-data.txt").write_text("the PVC got its first file\n")
+    again = cli("backup", "volume", "--source-dir", str(volume), *excludes, *args, "--format", "json")
+    assert again.code == 0 and json.loads(again.out)["volumes"][0]["files"] == 1, again.err
+    assert cli("restore", "volume", "--target", str(target), *args).code == 0
+    assert [p.name for p in target.iterdir()] == ["now-with-data.txt"]

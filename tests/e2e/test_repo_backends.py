@@ -11,10 +11,10 @@ import pytest
 
 from kubekeeper.repository import (
     BackendUnreachable,
-    RepoSpec,
     Repository,
     RepositoryLocked,
     RepositoryNotFound,
+    RepoSpec,
     Retention,
     WrongPassword,
     selection,

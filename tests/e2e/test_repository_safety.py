@@ -260,7 +260,7 @@ def test_rest_url_password_never_shown_at_any_verbosity(tmp_path: Path, rclone_f
     assert [r.returncode for r in runs[:9]] == [0] * 9, [(r.returncode, r.stderr[-300:]) for r in runs[:9]]
     assert runs[9].returncode == 12 and runs[10].returncode == 3 and runs[11].returncode == 10 and runs[14].returncode == 2
     assert "access denied" in runs[10].stderr and "repo init" not in runs[10].stderr  # fault 3: never "create one"
-    for text, result in zip(outputs, runs):
+    for text, result in zip(outputs, runs, strict=True):
         assert secret not in text and secret[::-1] not in text, result.args
     assert "***@127.0.0.1" in outputs[1] or "***@127.0.0.1" in outputs[6]  # masked, not dropped
     for path in reports.iterdir():

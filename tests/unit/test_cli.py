@@ -71,10 +71,10 @@ def test_bad_usage_is_one_line_exit_2(cli, args: tuple[str, ...]) -> None:
 @pytest.mark.parametrize(
     ("argv", "needed", "not_needed"),
     [
-        (["backup", "etcd", "--endpoints", "x"], {"groups", "etcd_backup"}, {"volume", "registry"}),
-        (["restore", "volume", "--pvc", "a/b"], {"groups", "volume"}, {"etcd_backup"}),
-        (["lint", "-"], {"lint"}, {"tune", "volume"}),
-        (["--help"], {"tune", "lint", "volume", "registry", "backup_all"}, set()),
+        (["backup", "etcd", "--endpoints", "x"], {"groups", "sources.etcd"}, {"sources.volume", "sources.registry"}),
+        (["restore", "volume", "--pvc", "a/b"], {"groups", "sources.volume"}, {"sources.etcd"}),
+        (["lint", "-"], {"lint"}, {"tune", "sources.volume"}),
+        (["--help"], {"tune", "lint", "sources.volume", "sources.registry", "backup_all"}, set()),
     ],
 )
 def test_only_the_modules_a_command_needs_are_loaded(argv: list[str], needed: set[str], not_needed: set[str]) -> None:
@@ -96,16 +96,16 @@ def test_a_command_module_missing_from_the_package_is_an_error_not_a_missing_com
 
 def test_a_dependency_missing_under_a_command_module_is_one_line(cli, monkeypatch) -> None:
     monkeypatch.delitem(sys.modules, "kubekeeper.cli.lint", raising=False)
-    monkeypatch.setitem(sys.modules, "kubekeeper.lint.live", None)
+    monkeypatch.setitem(sys.modules, "kubekeeper.report.lint", None)
     result = cli("lint", "manifests/")
     assert result.code == 3 and "Traceback" not in result.err
-    assert "kubekeeper.cli.lint cannot be imported" in result.err and "kubekeeper.lint.live" in result.err
+    assert "kubekeeper.cli.lint cannot be imported" in result.err and "kubekeeper.report.lint" in result.err
 
 
 def test_every_command_module_is_importable() -> None:
     import importlib
 
-    from kubekeeper.cli.main import COMMAND_MODULES
+    from kubekeeper.cli.main import command_modules
 
-    for name in COMMAND_MODULES:
+    for name in command_modules():
         assert hasattr(importlib.import_module(f"kubekeeper.cli.{name}"), "register"), name

@@ -56,11 +56,14 @@ def test_drain_to_streams_stdout_into_any_file_object() -> None:
     assert out.getvalue() == b"\0" * 3000000
 
 
-def test_describe_masks_url_credentials_in_non_secret_variables() -> None:
-    command = Command(("restic", "snapshots"), env={"RESTIC_REPOSITORY": "rest:https://user:s3cr3tpw@host/repo"})
+def test_describe_masks_url_credentials_in_non_secret_variables_and_argv() -> None:
+    """A password inside a URL is masked wherever the URL appears: in a variable whose name says
+    nothing about secrets, and on the command line (whose rest stays readable for the operator)."""
+    url = "rest:https://user:s3cr3tpw@host/repo"
+    command = Command(("restic", "-r", url, "snapshots"), env={"RESTIC_REPOSITORY": url, "KUBEKEEPER_NOTE": f"copy of {url}"})
     text = execute.describe(command)
-    assert "s3cr3tpw" not in text
-    assert "RESTIC_REPOSITORY=rest:https://***@host/repo" in text
+    assert "s3cr3tpw" not in text and "user:" not in text
+    assert "restic -r rest:https://***@host/repo snapshots" in text
 
 
 def test_children_die_with_kubekeeper(tmp_path) -> None:

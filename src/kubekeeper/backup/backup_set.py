@@ -74,8 +74,9 @@ Part = tuple[str, Callable[[str], PartOutcome]]
 
 
 def new_set_id(now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    """`<UTC time>Z-<random>`: sortable by time whatever the zone `now` is given in."""
+    stamp = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{stamp:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def run_part(name: str, runner: Callable[[str], PartOutcome], set_id: str) -> PartResult:

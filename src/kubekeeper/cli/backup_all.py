@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from kubekeeper.backup import sources
 from kubekeeper.backup.backup_set import run_backup_set
 from kubekeeper.backup.parts import parts_from_config
 from kubekeeper.cli.common import FORMAT_OPTION, Format
@@ -13,11 +14,13 @@ from kubekeeper.cli.groups import backup_app
 from kubekeeper.cli.options import SESSION
 from kubekeeper.config import config_path, load_config
 from kubekeeper.config.schema import ClusterConfig, RepositoryRef
-from kubekeeper.errors import BadInput, OperationFailed
-from kubekeeper.repository import Repository, RepoSpec, Retention
+from kubekeeper.errors import OperationFailed
 from kubekeeper.report.console import print_json
+from kubekeeper.report.progress import console_progress
 from kubekeeper.report.run_report import show_set, write_json_report, write_metrics
+from kubekeeper.repository import Repository, RepoSpec, Retention
 
+SKIP_OPTION = typer.Option([], "--skip", help=f"Turn a part off for this run: {sources.one_of(sources.parts())} (repeatable).")
 CONFIG_OPTION = typer.Option(None, "--config", "-c", envvar="KUBEKEEPER_CONFIG", show_envvar=True, help="Path of cluster.yaml.")
 
 
@@ -38,12 +41,12 @@ def retention_of(config: ClusterConfig) -> Retention:
 @backup_app.command("all")
 def backup_all_command(
     config: Path = CONFIG_OPTION,
-    skip: list[str] = typer.Option([], "--skip", help="Turn a part off for this run: etcd, registry or volumes (repeatable)."),
+    skip: list[str] = SKIP_OPTION,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars on stderr."),
     compression: str = typer.Option(None, "--compression", help="Override repositories.compression of cluster.yaml (auto|max|off)."),
     output_format: Format = FORMAT_OPTION,
 ) -> None:
-    """Back up etcd, registry and volumes (cluster.yaml) as one backup set.
+    """Back up every part cluster.yaml turns on (etcd, registry, volumes) as one backup set.
 
     Then copy the set to the other repositories, apply retention, and write the JSON report and
     Prometheus textfile. A failed part does not stop the others; exit 3 if any part failed. Retention
@@ -51,15 +54,10 @@ def backup_all_command(
     exit 10 before anything is fetched.
     """
     cfg = load_config(config_path(config))
-    for name in skip:
-        section = {"etcd": cfg.etcd, "registry": cfg.registry, "volumes": cfg.volumes}.get(name)
-        if section is None:
-            raise BadInput(f"--skip {name}: choose etcd, registry or volumes")
-        section.enabled = False
     mode = compression or cfg.repositories.compression
     primary = repository_for(cfg.repositories.primary, mode)
     copies = [repository_for(ref, mode) for ref in cfg.repositories.copies]
-    parts = parts_from_config(cfg, primary, progress=not no_progress and output_format is Format.text)
+    parts = parts_from_config(cfg, primary, progress=console_progress(not no_progress and output_format is Format.text), skip=skip)
     primary.require()
     report = run_backup_set(cfg.cluster, parts, primary, copies, retention_of(cfg))
     if cfg.reports.directory:

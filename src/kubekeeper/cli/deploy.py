@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -104,7 +105,9 @@ def dispatch_command(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """One cycle of volume backups: list running pods and PVs once, create one Job per node with volumes."""
+    # the Kubernetes client (0.2 s of start-up) is loaded only by the command that talks to the API
     from kubekeeper.deploy.dispatch import check, cycle_id, dispatch, load_template
+    from kubekeeper.kubeapi import KubeAccess
     from kubekeeper.volumes.kube import Cluster
 
     job_template = load_template(template)
@@ -115,8 +118,8 @@ def dispatch_command(
         cycle_name, start = cycle, now
     else:
         cycle_name, start = cycle_id(os.environ.get("JOB_NAME"), now)
-    cluster = Cluster(kubeconfig, context)
-    emitted: list[dict] = []
+    cluster = Cluster.connect(KubeAccess(kubeconfig, context))
+    emitted: list[dict[str, Any]] = []
     report = dispatch(cluster, job_template, window_seconds=window, cycle=cycle_name, start=start, dry_run=dry_run, emit=emitted.append)
     if dry_run and fmt is Format.text:
         sys.stdout.write(to_yaml(emitted))

@@ -7,6 +7,7 @@ edits the other; if that module is absent, this one creates the group itself.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -26,7 +27,7 @@ except ModuleNotFoundError as exc:  # the etcd group module is not there: stand 
     _OWN_GROUP = True
 
 
-def view_json(view: ClusterView) -> dict:
+def view_json(view: ClusterView) -> dict[str, Any]:
     return {
         "leader": view.name_of(view.leader_id) if view.leader_id else None,
         "version": view.version,

@@ -15,28 +15,43 @@ import click
 import typer
 
 from kubekeeper import __version__, redact
+from kubekeeper.backup import sources
+from kubekeeper.cli.options import SESSION
 from kubekeeper.errors import ExitCode, KubekeeperError, OperationFailed, exit_code_for
 
 #: top-level command -> the modules (`kubekeeper/cli/<name>.py`, each with `register(app)`) it needs.
 #: Only the modules of the command being run are imported: start-up time matters for `lint` in CI
 #: and for incremental backups that finish in seconds.
-DATA_SOURCES = ("groups", "etcd_backup", "registry", "volume", "backup_all")
-#: `backup X` / `restore X` need only the module of data source X
-SOURCE_MODULES = {"etcd": "etcd_backup", "registry": "registry", "volume": "volume", "all": "backup_all"}
 COMMANDS: dict[str, tuple[str, ...]] = {
     "tune": ("tune",),
     "lint": ("lint",),
     "etcd": ("etcd", "etcd_status"),
     "repo": ("repo",),
-    "backup": DATA_SOURCES,  # `groups` defines backup/restore; the data sources add their commands
-    "restore": DATA_SOURCES,
+    "backup": (),  # `groups` defines backup/restore; every data source adds its commands (data_sources())
+    "restore": (),
     "snapshots": ("snapshots",),
     "verify": ("verify",),
     "deploy": ("deploy",),
     "config": ("config",),
     "demo": ("demo",),
 }
-COMMAND_MODULES = tuple(dict.fromkeys(m for modules in COMMANDS.values() for m in modules))
+
+
+def source_modules() -> dict[str, str]:
+    """`backup X` / `restore X` -> the one module they need: a registered source's `sources.<kind>`,
+    or `backup_all` for `backup all`."""
+    return {**{kind: f"sources.{kind}" for kind in sources.kinds()}, "all": "backup_all"}
+
+
+def data_sources() -> tuple[str, ...]:
+    """The modules of the backup/restore groups: the groups, every source's commands, `backup all`."""
+    return ("groups", *source_modules().values())
+
+
+def command_modules() -> tuple[str, ...]:
+    """Every command module (for --help and unknown commands)."""
+    listed = [m for name, modules in COMMANDS.items() for m in (data_sources() if name in ("backup", "restore") else modules)]
+    return tuple(dict.fromkeys(listed))
 
 app = typer.Typer(
     name="kubekeeper",
@@ -71,25 +86,24 @@ def main(
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="kubekeeper: %(levelname)s: %(message)s", stream=sys.stderr)
     redact.install_logging_filter()
-    from kubekeeper.cli.options import SESSION
-
     SESSION.stall_timeout = "default" if stall_timeout is None else (stall_timeout or None)  # per invocation
 
 
 def modules_for(positionals: list[str]) -> tuple[str, ...]:
     """The command modules a command line needs; every module for --help and unknown commands."""
     first = positionals[0] if positionals else ""
-    if first in ("backup", "restore") and len(positionals) > 1 and positionals[1] in SOURCE_MODULES:
-        return ("groups", SOURCE_MODULES[positionals[1]])
-    return COMMANDS.get(first, COMMAND_MODULES)
+    if first in ("backup", "restore"):
+        wanted = source_modules().get(positionals[1]) if len(positionals) > 1 else None
+        return ("groups", wanted) if wanted else data_sources()
+    return COMMANDS.get(first) or command_modules()
 
 
-def build(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
+def build(modules: tuple[str, ...] | None = None) -> typer.Typer:
     """Register the given command modules (each `kubekeeper/cli/<name>.py` with `register(app)`).
 
     Every module listed exists in a good installation: one that cannot be imported (missing from the
     package, or missing a dependency) is a broken install and says so, never a command left out."""
-    for name in modules:
+    for name in command_modules() if modules is None else modules:
         try:
             module = importlib.import_module(f"kubekeeper.cli.{name}")
         except ImportError as exc:

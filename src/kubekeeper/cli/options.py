@@ -15,11 +15,11 @@ from typing import Any
 
 import typer
 
+from kubekeeper.backup import sources
 from kubekeeper.errors import BadInput
 from kubekeeper.names import check_cluster_name
 from kubekeeper.repository import Repository, RepoSpec
 from kubekeeper.repository.commands import COMPRESSION_MODES
-from kubekeeper.repository.tags import KINDS
 
 
 @dataclass
@@ -99,7 +99,7 @@ def open_repository(
     return Repository(spec, stall_timeout=SESSION.stall_timeout, compression=compression)
 
 
-KIND_OPTION = typer.Option(None, "--kind", help=f"Only snapshots of this kind ({', '.join(KINDS)}).")
+KIND_OPTION = typer.Option(None, "--kind", help=f"Only snapshots of this kind ({', '.join(sources.kinds())}).")
 CLUSTER_FILTER_OPTION = typer.Option(None, "--cluster", callback=cluster_name, help="Only snapshots of this cluster.")
 #: restore/verify: only snapshots of this cluster, defaulting to $KUBEKEEPER_CLUSTER like the backups
 CLUSTER_SELECT_OPTION = typer.Option(None, "--cluster", envvar="KUBEKEEPER_CLUSTER", callback=cluster_name,
@@ -109,7 +109,5 @@ CONTEXT_OPTION = typer.Option(None, "--context", help="kubeconfig context.")
 
 
 def kind_filter(kind: str | None) -> str | None:
-    """--kind checked against the snapshot kinds kubekeeper writes."""
-    if kind is not None and kind not in KINDS:
-        raise BadInput(f"unknown --kind {kind!r} (one of {', '.join(KINDS)})")
-    return kind
+    """--kind checked against the kinds of the registered data sources (backup/sources/)."""
+    return sources.check_kind(kind)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from kubekeeper import redact
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.options import (
     CLUSTER_FILTER_OPTION,
@@ -26,9 +27,9 @@ from kubekeeper.cli.options import (
     open_repository,
 )
 from kubekeeper.errors import BadInput, OperationFailed
+from kubekeeper.report.console import print_json, stdout
 from kubekeeper.repository import Repository, RepoSpec, Retention, selection
 from kubekeeper.repository.spec import read_repository_file
-from kubekeeper.report.console import print_json, stdout
 
 repo_app = typer.Typer(help="Create, check, copy, thin out, unlock and re-key restic repositories.", no_args_is_help=True)
 key_app = typer.Typer(help="List, add and change the repository's keys (password rotation).", no_args_is_help=True)
@@ -246,8 +247,6 @@ def _new_password(new_password_file: Path | None) -> bytes:
         value = sys.stdin.buffer.readline().strip()
     if not value:
         raise BadInput("the new password is empty")
-    from kubekeeper import redact
-
     redact.register(value.decode("utf-8", "replace"))
     return value
 

@@ -3,32 +3,35 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from kubekeeper.backup import sources
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.options import (
     CLUSTER_FILTER_OPTION,
     KIND_OPTION,
     PASSWORD_COMMAND_OPTION,
     PASSWORD_FILE_OPTION,
-    REPOSITORY_FILE_OPTION,
     REPO_CACERT_OPTION,
     REPO_OPTION,
+    REPOSITORY_FILE_OPTION,
     kind_filter,
     open_repository,
 )
+from kubekeeper.report.console import print_json, stdout
 from kubekeeper.repository import Snapshot, details_of, selection
 from kubekeeper.repository.tags import cluster_of, kind_of
-from kubekeeper.report.console import print_json, stdout
-
-#: details worth a column in the text listing, per kind (everything is in --format json)
-SUMMARY_KEYS = {
-    "etcd": ("revision", "db_size", "member_count", "leader", "etcd_version"),
-}
 
 
-def snapshot_json(snapshot: Snapshot) -> dict:
+def summary_keys(kind: str | None) -> tuple[str, ...]:
+    """The details a source shows in a one-line listing (every detail in --format json); empty: all."""
+    entry = sources.by_kind(kind or "")
+    return entry.load().summary_keys if entry is not None else ()
+
+
+def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
     return {
         "id": snapshot.id,
         "time": snapshot.time.isoformat(),
@@ -63,7 +66,7 @@ def snapshots_command(
         stdout.print(f"no kubekeeper snapshots in {repository.spec.display}", markup=False)
         return
     for doc in documents:
-        keys = SUMMARY_KEYS.get(doc["kind"] or "", tuple(doc["details"]))
+        keys = summary_keys(doc["kind"]) or tuple(doc["details"])
         summary = " ".join(f"{k}={doc['details'][k]}" for k in keys if k in doc["details"])
         stdout.print(f"{doc['id'][:8]}  {doc['time'][:19]}  {doc['kind']:<8}  {doc['cluster']:<12}  {summary}", markup=False)
 

@@ -21,6 +21,7 @@ from kubekeeper.cli.options import (
 )
 from kubekeeper.errors import VerificationFailed
 from kubekeeper.report.console import print_json, stdout
+from kubekeeper.report.progress import console_progress
 
 
 def verify_command(
@@ -48,7 +49,7 @@ def verify_command(
     """
     repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
     options = VerifyOptions(read_data_subset=read_data_subset, sample=sample, quick=quick, etcdutl=etcdutl)
-    report = verify(repository, snapshot, cluster=cluster, options=options)
+    report = verify(repository, snapshot, cluster=cluster, options=options, progress=console_progress(output_format is Format.text))
     if output_format is Format.json:
         print_json(report.as_json())
     else:

@@ -16,7 +16,6 @@ from kubekeeper import urls
 from kubekeeper.errors import BadInput
 from kubekeeper.names import CLUSTER_NAME_MAX, CLUSTER_NAME_PATTERN
 
-
 #: a password or token is one line; longer than this is the wrong file
 MAX_SECRET_LINE = 64 << 10
 
@@ -161,6 +160,13 @@ class VolumesSection(_Section):
     @classmethod
     def _ns_names(cls, value: list[str]) -> list[str]:
         return [_check_ns_name(item) for item in value]
+
+    @field_validator("label_selector")
+    @classmethod
+    def _equality_based(cls, value: str | None) -> str | None:
+        if value and any(op in value for op in (" in ", " notin ", "(")):
+            raise ValueError("only equality-based selectors (a=b,c!=d) are supported")
+        return value
 
 
 class RepositoryRef(_Section):

@@ -20,19 +20,20 @@ from pathlib import Path
 from rich.table import Table
 
 from kubekeeper.backup.backup_set import SetReport, run_backup_set
-from kubekeeper.backup.etcd import find_snapshot, restore_member
 from kubekeeper.backup.parts import parts_from_config
-from kubekeeper.backup.registry import RestoreRequest, restore_registry
+from kubekeeper.backup.sources import etcd as etcd_source
+from kubekeeper.backup.sources import registry as registry_source
+from kubekeeper.backup.sources import volume as volume_source
 from kubekeeper.backup.verify import VerifyOptions, VerifyReport, verify
-from kubekeeper.backup.volume_restore import restore_volume
 from kubekeeper.config import parse_config
 from kubekeeper.demo.sandbox import SandboxEtcdCluster, digests, fill_samples, sandbox_registry
 from kubekeeper.errors import OperationFailed, VerificationFailed
 from kubekeeper.etcd.restore import MemberRestore
+from kubekeeper.progress import SILENT
 from kubekeeper.registry.client import RegistryOptions
-from kubekeeper.repository import Repository, RepoSpec, Retention
 from kubekeeper.report.console import stdout
 from kubekeeper.report.run_report import show_set
+from kubekeeper.repository import Repository, RepoSpec, Retention
 from kubekeeper.volumes.model import PvcRef
 
 CLUSTER = "demo"
@@ -102,10 +103,10 @@ reports:
 def restore_etcd(repository: Repository, workdir: Path) -> SandboxEtcdCluster:
     """Every member of a brand-new cluster restored from the same snapshot, then started."""
     fresh = SandboxEtcdCluster(workdir, "restored")
-    snapshot = find_snapshot(repository, "latest", CLUSTER)
+    snapshot = etcd_source.SOURCE.find(repository, "latest", cluster=CLUSTER)
     for m in fresh.members:
         member = MemberRestore.build(m.name, fresh.initial_cluster, m.data_dir, token="kubekeeper-demo")
-        restore_member(repository, snapshot, member)
+        etcd_source.SOURCE.restore(repository, snapshot, etcd_source.EtcdTarget(member), progress=SILENT)
     return fresh
 
 
@@ -163,11 +164,14 @@ def demo_cluster_cycle(workdir: Path) -> None:
         timings["restore etcd"] = time.monotonic() - t
         t = time.monotonic()
         target_url = stack.enter_context(sandbox_registry(workdir / "registry-b"))
-        restore_registry(primary, RestoreRequest(RegistryOptions(target_url), cluster=CLUSTER, progress=False))
+        into_registry = registry_source.RegistryTarget(RegistryOptions(target_url))
+        registry_source.SOURCE.restore(primary, registry_source.SOURCE.find(primary, "latest", cluster=CLUSTER), into_registry, progress=SILENT)
         registry_after = digests(target_url)
         timings["restore registry"] = time.monotonic() - t
         t = time.monotonic()
-        restore_volume(primary, PvcRef.parse(VOLUME_PVC), cluster_name=CLUSTER, target=volume)
+        into_volume = volume_source.VolumeTarget(PvcRef.parse(VOLUME_PVC), directory=volume)
+        volume_source.SOURCE.restore(primary, volume_source.SOURCE.find(primary, "latest", cluster=CLUSTER, target=into_volume), into_volume,
+                              progress=SILENT)
         timings["restore volumes"] = time.monotonic() - t
 
         stdout.rule("[bold]5. kubekeeper verify (restore drill)[/bold]")

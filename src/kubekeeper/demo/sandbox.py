@@ -19,7 +19,7 @@ from pyetcd import etcdrpc
 
 from kubekeeper import execute
 from kubekeeper.errors import OperationFailed
-from kubekeeper.etcd.client import EtcdClient, Endpoint
+from kubekeeper.etcd.client import Endpoint, EtcdClient
 from kubekeeper.execute import Command
 from kubekeeper.registry import media
 from kubekeeper.registry.client import RegistryClient, RegistryOptions
@@ -32,7 +32,8 @@ DEMO_KEYS = 1000
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @contextmanager
@@ -96,7 +97,7 @@ def fill_samples(url: str, tmp: Path) -> None:
                     for p in ("linux/amd64", "linux/arm64")]
         index = {"schemaVersion": 2, "mediaType": media.OCI_INDEX, "manifests": [
             {"mediaType": c.media_type, "digest": c.digest, "size": c.size,
-             "platform": {"os": "linux", "architecture": p}} for c, p in zip(children, ("amd64", "arm64"))]}
+             "platform": {"os": "linux", "architecture": p}} for c, p in zip(children, ("amd64", "arm64"), strict=True)]}
         client.put_manifest("demo/tool", "latest", json.dumps(index).encode(), media.OCI_INDEX)
         _push_image(client, tmp, "charts/demo-chart", "0.1.0", [os.urandom(4096)], media.HELM_CONFIG,
                     "application/vnd.cncf.helm.chart.content.v1.tar+gzip")

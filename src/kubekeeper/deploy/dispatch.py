@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from ruamel.yaml import YAML
 
@@ -41,7 +42,7 @@ class NodeWork:
 
     node: str
     claims: set[PvcRef] = field(default_factory=set)
-    node_paths: dict[str, str] = field(default_factory=dict)  # PV name -> path on the node
+    node_paths: dict[str, str] = field(default_factory=dict[str, Any])  # PV name -> path on the node
     unmounted_local: set[PvcRef] = field(default_factory=set)
 
 
@@ -61,19 +62,19 @@ class DispatchReport:
     failed: list[str] = field(default_factory=list)
     unmounted: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"cycle": self.cycle, "window_seconds": self.window_seconds, "nodes": self.nodes, "created": len(self.created),
                 "existing": len(self.existing), "failed": self.failed, "unmounted_pvcs": self.unmounted}
 
 
-def _claim_of(pv: dict) -> PvcRef | None:
+def _claim_of(pv: dict[str, Any]) -> PvcRef | None:
     ref = pv.get("spec", {}).get("claimRef") or {}
     if not ref.get("name") or pv.get("status", {}).get("phase") not in (None, "Bound"):
         return None
     return PvcRef(ref.get("namespace", ""), ref["name"])
 
 
-def plan(pods: Iterable[dict], pvs: Iterable[dict]) -> Plan:
+def plan(pods: Iterable[dict[str, Any]], pvs: Iterable[dict[str, Any]]) -> Plan:
     """Per node: the PVCs its running pods mount, the node paths of those that are hostPath/local,
     and bound local PVs pinned to it that no pod mounts (their data is still on that node)."""
     by_claim = {ref: pv for pv in pvs if (ref := _claim_of(pv)) is not None}
@@ -104,7 +105,7 @@ def plan(pods: Iterable[dict], pvs: Iterable[dict]) -> Plan:
     return Plan(nodes, unmounted)
 
 
-def _node_path(pv: dict) -> str:
+def _node_path(pv: dict[str, Any]) -> str:
     path = paths.node_path(Path("/"), pv.get("spec", {}))
     return str(path) if path else "/"
 
@@ -131,7 +132,7 @@ def job_name(prefix: str, cycle: str, node: str) -> str:
     return "-".join(p for p in (prefix, cycle, readable, digest) if p)
 
 
-def node_job(template: dict, work: NodeWork, cycle: str) -> dict:
+def node_job(template: dict[str, Any], work: NodeWork, cycle: str) -> dict[str, Any]:
     """The template made concrete for one node."""
     job = copy.deepcopy(template)
     meta = job["metadata"]
@@ -145,7 +146,7 @@ def node_job(template: dict, work: NodeWork, cycle: str) -> dict:
     pod["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
         {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [work.node]}]}]}}}
     container = pod["containers"][0]
-    for index, (pv_name, path) in enumerate(sorted(work.node_paths.items())):
+    for index, (_, path) in enumerate(sorted(work.node_paths.items())):
         volume = f"node-path-{index}"
         pod.setdefault("volumes", []).append({"name": volume, "hostPath": {"path": path, "type": "Directory"}})
         container.setdefault("volumeMounts", []).append(
@@ -155,7 +156,7 @@ def node_job(template: dict, work: NodeWork, cycle: str) -> dict:
     return job
 
 
-def load_template(path: Path) -> dict:
+def load_template(path: Path) -> dict[str, Any]:
     try:
         docs = [d for d in YAML(typ="safe").load_all(path.read_text()) if d]
     except OSError as exc:
@@ -164,7 +165,8 @@ def load_template(path: Path) -> dict:
         raise BadInput(f"--template {path}: not YAML: {exc}") from exc
     if len(docs) != 1 or docs[0].get("kind") != "Job" or not docs[0].get("metadata", {}).get("namespace"):
         raise BadInput(f"--template {path}: expected one batch/v1 Job with metadata.namespace (as deploy render writes it)")
-    return docs[0]
+    template: dict[str, Any] = docs[0]
+    return template
 
 
 def cycle_id(job_name_text: str | None, now: float) -> tuple[str, float]:
@@ -175,9 +177,19 @@ def cycle_id(job_name_text: str | None, now: float) -> tuple[str, float]:
     return str(minute), minute * 60.0
 
 
+class ClusterAccess(Protocol):
+    """What the dispatcher asks of the API (volumes.kube.Cluster)."""
+
+    def running_pods(self) -> list[dict[str, Any]]: ...
+
+    def list_pvs(self) -> list[dict[str, Any]]: ...
+
+    def create_job(self, namespace: str, body: dict[str, Any]) -> bool: ...
+
+
 def dispatch(
-    cluster,
-    template: dict,
+    cluster: ClusterAccess,
+    template: dict[str, Any],
     *,
     window_seconds: int,
     cycle: str,
@@ -185,7 +197,7 @@ def dispatch(
     dry_run: bool = False,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
-    emit: Callable[[dict], None] | None = None,
+    emit: Callable[[dict[str, Any]], None] | None = None,
 ) -> DispatchReport:
     """Read the cluster once, then create each node's Job at its slot (all at once with `dry_run`)."""
     work = plan(cluster.running_pods(), cluster.list_pvs())

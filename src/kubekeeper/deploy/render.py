@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
@@ -93,15 +94,15 @@ def _labels(component: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": APP, "app.kubernetes.io/component": component, "app.kubernetes.io/version": __version__}
 
 
-def _meta(name: str, component: str, namespace: str | None = None) -> dict:
-    meta: dict = {"name": name, "labels": _labels(component)}
+def _meta(name: str, component: str, namespace: str | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": _labels(component)}
     if namespace:
         meta["namespace"] = namespace
     return meta
 
 
 # ------------------------------------------------------------------------------------------ pieces
-def _repo_env(o: DeployOptions) -> list[dict]:
+def _repo_env(o: DeployOptions) -> list[dict[str, Any]]:
     return [
         {"name": "RESTIC_REPOSITORY", "valueFrom": {"secretKeyRef": {"name": o.repository_secret, "key": "repository"}}},
         {"name": "RESTIC_PASSWORD_FILE", "value": "/etc/kubekeeper/repository/password"},
@@ -110,20 +111,20 @@ def _repo_env(o: DeployOptions) -> list[dict]:
     ]
 
 
-def _env_from(o: DeployOptions) -> list[dict]:
+def _env_from(o: DeployOptions) -> list[dict[str, Any]]:
     """Backend credentials (AWS_*, B2_*, AZURE_*, ...) from one Secret, whatever the backend."""
     return [{"secretRef": {"name": o.backend_secret}}] if o.backend_secret else []
 
 
-def _repo_volumes(o: DeployOptions) -> list[dict]:
+def _repo_volumes(o: DeployOptions) -> list[dict[str, Any]]:
     return [{"name": "repository-password", "secret": {"secretName": o.repository_secret, "items": [{"key": "password", "path": "password"}], "defaultMode": 0o400}}]
 
 
-def _repo_mounts() -> list[dict]:
+def _repo_mounts() -> list[dict[str, Any]]:
     return [{"name": "repository-password", "mountPath": "/etc/kubekeeper/repository", "readOnly": True}]
 
 
-def _scratch(cache: bool = True) -> tuple[list[dict], list[dict]]:
+def _scratch(cache: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     volumes = [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]
     if cache:
@@ -132,17 +133,17 @@ def _scratch(cache: bool = True) -> tuple[list[dict], list[dict]]:
     return volumes, mounts
 
 
-def _restricted_pod() -> dict:
+def _restricted_pod() -> dict[str, Any]:
     return {"runAsNonRoot": True, "runAsUser": NONROOT, "runAsGroup": NONROOT, "fsGroup": NONROOT, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def _restricted_container() -> dict:
+def _restricted_container() -> dict[str, Any]:
     return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
 
 
-def _root_container(add: tuple[str, ...] = ()) -> dict:
+def _root_container(add: tuple[str, ...] = ()) -> dict[str, Any]:
     """uid 0 to read root-owned node files, every capability dropped but `add`, no escalation."""
-    caps: dict = {"drop": ["ALL"]}
+    caps: dict[str, Any] = {"drop": ["ALL"]}
     if add:
         caps["add"] = list(add)
     return {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
@@ -156,7 +157,7 @@ def wrap(o: DeployOptions, part: str, args: list[str]) -> list[str]:
     return ["deploy", "run", "--pushgateway", o.pushgateway, "--part", part, "--cluster", o.cluster, "--", *args]
 
 
-def _container(o: DeployOptions, name: str, args: list[str], *, env: list[dict], mounts: list[dict], security: dict, resources: dict) -> dict:
+def _container(o: DeployOptions, name: str, args: list[str], *, env: list[dict[str, Any]], mounts: list[dict[str, Any]], security: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
     container = {
         "name": name,
         "image": o.image,
@@ -173,8 +174,8 @@ def _container(o: DeployOptions, name: str, args: list[str], *, env: list[dict],
     return container
 
 
-def _pod_spec(o: DeployOptions, service_account: str, containers: list[dict], volumes: list[dict], *, automount: bool, security: dict, **extra: object) -> dict:
-    spec: dict = {
+def _pod_spec(o: DeployOptions, service_account: str, containers: list[dict[str, Any]], volumes: list[dict[str, Any]], *, automount: bool, security: dict[str, Any], **extra: object) -> dict[str, Any]:
+    spec: dict[str, Any] = {
         "serviceAccountName": service_account,
         "automountServiceAccountToken": automount,
         "restartPolicy": "Never",  # each retry is a new pod: its logs stay for the post-mortem
@@ -188,8 +189,8 @@ def _pod_spec(o: DeployOptions, service_account: str, containers: list[dict], vo
     return spec
 
 
-def _cronjob(o: DeployOptions, name: str, namespace: str, component: str, schedule: str, deadline: int, pod_spec: dict) -> dict:
-    spec: dict = {
+def _cronjob(o: DeployOptions, name: str, namespace: str, component: str, schedule: str, deadline: int, pod_spec: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {
         "schedule": schedule,
         "concurrencyPolicy": "Forbid",  # never two at once; activeDeadlineSeconds ends a hung one
         "startingDeadlineSeconds": o.starting_deadline_seconds,
@@ -210,10 +211,10 @@ def _cronjob(o: DeployOptions, name: str, namespace: str, component: str, schedu
 
 
 # ------------------------------------------------------------------------------------------ objects
-def namespaces(o: DeployOptions) -> list[dict]:
+def namespaces(o: DeployOptions) -> list[dict[str, Any]]:
     """PodSecurity: `restricted` where the pods need nothing from the node; `privileged` only where
     they must mount node files (hostPath is not allowed below `privileged`)."""
-    def ns(name: str, level: str, component: str) -> dict:
+    def ns(name: str, level: str, component: str) -> dict[str, Any]:
         labels = {**_labels(component), f"{PSA}/enforce": level, f"{PSA}/enforce-version": "latest",
                   f"{PSA}/audit": level, f"{PSA}/warn": level}
         return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
@@ -221,8 +222,8 @@ def namespaces(o: DeployOptions) -> list[dict]:
     return [ns(o.namespace, "restricted", "cluster-level"), ns(o.node_namespace, "privileged", "node-level")]
 
 
-def service_accounts(o: DeployOptions) -> list[dict]:
-    def sa(name: str, namespace: str, automount: bool) -> dict:
+def service_accounts(o: DeployOptions) -> list[dict[str, Any]]:
+    def sa(name: str, namespace: str, automount: bool) -> dict[str, Any]:
         return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, "rbac", namespace), "automountServiceAccountToken": automount}
 
     accounts = [sa(f"{APP}-dispatch", o.namespace, True), sa(f"{APP}-volume", o.node_namespace, True), sa(f"{APP}-etcd", o.node_namespace, False)]
@@ -231,11 +232,11 @@ def service_accounts(o: DeployOptions) -> list[dict]:
     return accounts
 
 
-def _rule(resources: list[str], verbs: list[str], group: str = "") -> dict:
+def _rule(resources: list[str], verbs: list[str], group: str = "") -> dict[str, Any]:
     return {"apiGroups": [group], "resources": resources, "verbs": verbs}
 
 
-def _binding(kind: str, name: str, subject: tuple[str, str], namespace: str | None = None) -> dict:
+def _binding(kind: str, name: str, subject: tuple[str, str], namespace: str | None = None) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": f"{kind}Binding",
@@ -245,11 +246,11 @@ def _binding(kind: str, name: str, subject: tuple[str, str], namespace: str | No
     }
 
 
-def _role(kind: str, name: str, rules: list[dict], namespace: str | None = None) -> dict:
+def _role(kind: str, name: str, rules: list[dict[str, Any]], namespace: str | None = None) -> dict[str, Any]:
     return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": _meta(name, "rbac", namespace), "rules": rules}
 
 
-def rbac(o: DeployOptions) -> list[dict]:
+def rbac(o: DeployOptions) -> list[dict[str, Any]]:
     """Read-only, per feature: the dispatcher lists running pods and PVs and creates Jobs in the node
     namespace only; a node's volume Job lists pods (field-selected to its node) and GETs PVCs/PVs;
     `pods/exec` (create: POST, get: websocket upgrade) only in the namespaces that have hooks."""
@@ -270,7 +271,7 @@ def rbac(o: DeployOptions) -> list[dict]:
     return objects
 
 
-def etcd_cronjob(o: DeployOptions) -> dict:
+def etcd_cronjob(o: DeployOptions) -> dict[str, Any]:
     """`backup etcd` on a control-plane node with kubeadm's etcd client certificate: the three files
     it needs, each mounted alone (never the pki directory with the CA and server keys)."""
     ca, cert, key = (f"{ETCD_CLIENT_DIR}/{name}" for name in o.etcd_files)
@@ -291,15 +292,15 @@ def etcd_cronjob(o: DeployOptions) -> dict:
     return _cronjob(o, f"{APP}-etcd", o.node_namespace, "etcd-backup", o.etcd_schedule, o.etcd_deadline_seconds, pod)
 
 
-def registry_cache(o: DeployOptions) -> dict:
+def registry_cache(o: DeployOptions) -> dict[str, Any]:
     """The OCI layout cache survives between runs: only new blobs are fetched each night."""
-    spec: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": o.registry_cache_size}}}
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": o.registry_cache_size}}}
     if o.registry_cache_storage_class:
         spec["storageClassName"] = o.registry_cache_storage_class
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(f"{APP}-registry-cache", "registry-backup", o.namespace), "spec": spec}
 
 
-def registry_cronjob(o: DeployOptions) -> dict:
+def registry_cronjob(o: DeployOptions) -> dict[str, Any]:
     """`backup registry` as the image's non-root user, under the `restricted` PodSecurity level."""
     assert o.registry
     args = wrap(o, "registry", ["backup", "registry", "--registry", o.registry, "--cache", "/cache/registry", "--cluster", o.cluster, "--no-progress"])
@@ -327,7 +328,7 @@ def volume_args(o: DeployOptions) -> list[str]:
     return wrap(o, "volume", args)
 
 
-def volume_job_template(o: DeployOptions) -> dict:
+def volume_job_template(o: DeployOptions) -> dict[str, Any]:
     """The Job the dispatcher creates for each node with volumes (it sets the name, pins it to the
     node, mounts the node's hostPath/local PV paths read-only and adds `--pvc` for unmounted local PVs).
 
@@ -361,12 +362,12 @@ def volume_job_template(o: DeployOptions) -> dict:
     }
 
 
-def volume_template_configmap(o: DeployOptions) -> dict:
+def volume_template_configmap(o: DeployOptions) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(f"{APP}-volume-job", "volume-backup", o.namespace),
             "data": {TEMPLATE_KEY: LiteralScalarString(to_yaml([volume_job_template(o)]))}}
 
 
-def dispatch_cronjob(o: DeployOptions) -> dict:
+def dispatch_cronjob(o: DeployOptions) -> dict[str, Any]:
     """Once per cycle: list running pods and PVs (paginated), create the per-node Jobs over the window."""
     args = ["deploy", "dispatch", "--template", f"{TEMPLATE_DIR}/{TEMPLATE_KEY}", "--window", str(o.volume_window_seconds)]
     env = [{"name": "JOB_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}}]
@@ -380,7 +381,7 @@ def dispatch_cronjob(o: DeployOptions) -> dict:
     return _cronjob(o, f"{APP}-volumes", o.namespace, "volume-dispatch", o.volume_schedule, o.volume_window_seconds + 3600, pod)
 
 
-def render(o: DeployOptions) -> list[dict]:
+def render(o: DeployOptions) -> list[dict[str, Any]]:
     objects = [*namespaces(o), *service_accounts(o), *rbac(o), etcd_cronjob(o)]
     if o.registry:
         objects += [registry_cache(o), registry_cronjob(o)]
@@ -388,7 +389,7 @@ def render(o: DeployOptions) -> list[dict]:
     return objects
 
 
-def images(objects: list[dict]) -> set[str]:
+def images(objects: list[dict[str, Any]]) -> set[str]:
     """Every container image the objects run (the volume Job template included)."""
     found: set[str] = set()
     for obj in objects:
@@ -401,7 +402,7 @@ def images(objects: list[dict]) -> set[str]:
     return found
 
 
-def to_yaml(objects: list[dict]) -> str:
+def to_yaml(objects: list[dict[str, Any]]) -> str:
     yaml = YAML()
     yaml.default_flow_style = False
     yaml.width = 4096
@@ -411,7 +412,7 @@ def to_yaml(objects: list[dict]) -> str:
     return out.getvalue()
 
 
-def write(objects: list[dict], output_dir: Path) -> list[Path]:
+def write(objects: list[dict[str, Any]], output_dir: Path) -> list[Path]:
     """One file per object (NN-kind-namespace-name.yaml), written atomically."""
     written = []
     for index, obj in enumerate(objects):

@@ -8,8 +8,10 @@ import zoneinfo
 
 from kubekeeper.errors import BadInput
 
-#: (name, low, high, names) of the five fields, as Kubernetes' cron parser (robfig/cron ParseStandard) takes them
-FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+#: (name, low, high, names) of a cron field
+CronField = tuple[str, int, int, dict[str, int]]
+#: the five fields, as Kubernetes' cron parser (robfig/cron ParseStandard) takes them
+FIELDS: tuple[CronField, ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
@@ -23,7 +25,7 @@ DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*
 IMAGE = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?")
 
 
-def _value(text: str, field: tuple) -> int:
+def _value(text: str, field: CronField) -> int:
     name, low, high, names = field
     number = names.get(text.upper()) if names else None
     if number is None:
@@ -35,7 +37,7 @@ def _value(text: str, field: tuple) -> int:
     return number
 
 
-def _check_field(text: str, field: tuple) -> None:
+def _check_field(text: str, field: CronField) -> None:
     for part in text.split(","):
         base, slash, step = part.partition("/")
         if slash and (not step.isdigit() or int(step) == 0):
@@ -62,7 +64,7 @@ def cron_schedule(text: str, option: str = "--schedule") -> str:
     fields = schedule.split(" ")
     if len(fields) != 5:
         raise BadInput(f"{option} {text!r}: a cron schedule has five fields (minute hour day-of-month month day-of-week), got {len(fields)}")
-    for part, field in zip(fields, FIELDS):
+    for part, field in zip(fields, FIELDS, strict=True):
         try:
             _check_field(part, field)
         except ValueError as exc:

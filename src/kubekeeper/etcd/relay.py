@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from kubekeeper.errors import VerificationFailed
 from kubekeeper.etcd.trailer import SHA256_SIZE, SnapshotCheck, TrailerVerifier
@@ -48,7 +48,7 @@ def relay(source: IO[bytes], sink: IO[bytes], db_size: int, what: str = "snapsho
     return check
 
 
-def _write_result(path: Path, doc: dict) -> None:
+def _write_result(path: Path, doc: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc))
     os.replace(tmp, path)
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with open(args.fifo, "rb", buffering=0) as source:
             timer.cancel()
-            check = relay(source, sys.stdout.buffer, args.db_size, args.what)  # type: ignore[arg-type]
+            check = relay(source, sys.stdout.buffer, args.db_size, args.what)
     except VerificationFailed as exc:
         _write_result(args.result, {"ok": False, "error": exc.message})
         sys.stderr.write(f"kubekeeper relay: {exc.message}\n")
@@ -129,9 +129,10 @@ class RelaySession:
             pass
         return os.fdopen(fd, "wb", buffering=0)
 
-    def verdict(self) -> dict | None:
+    def verdict(self) -> dict[str, Any] | None:
         try:
-            return json.loads(self.result_file.read_text())
+            verdict: dict[str, Any] = json.loads(self.result_file.read_text())
+            return verdict
         except (OSError, ValueError):
             return None
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import os
+import re
 import shlex
 import shutil
 import time

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import grpc
 
@@ -64,7 +64,7 @@ class OpenSnapshot:
 
     info: SnapshotInfo
     first: bytes
-    rest: Iterator
+    rest: Iterator[Any]  # the gRPC SnapshotResponse messages (pyetcd is untyped)
     verifier: TrailerVerifier = field(default_factory=TrailerVerifier)
 
     def chunks(self, coalesce: int = 1 << 20, *, verify: bool = True) -> Iterator[bytes]:

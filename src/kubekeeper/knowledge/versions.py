@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, total_ordering
 from importlib import resources
-from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from ruamel.yaml import YAML

@@ -1,17 +1,24 @@
 """Read workloads, PodDisruptionBudgets and HorizontalPodAutoscalers from a live cluster with the official `kubernetes` client.
 
+The connection is kubekeeper.kubeapi's (kubeconfig and context, or the pod's service account).
 Lists are requested raw (`_preload_content=False`) and parsed as JSON: the client's model objects
 would rename every field to snake_case and cost far more than the lint itself. Namespaces follow
-kubectl: `--all-namespaces`, else `-n`, else the kubeconfig context's namespace, else `default`.
+kubectl: `--all-namespaces`, else `-n`, else the context's (or the service account's) namespace,
+else `default`.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from kubekeeper.errors import BadInput, OperationFailed
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from kubekeeper.errors import OperationFailed
+from kubekeeper.kubeapi import KubeAccess, connect
 from kubekeeper.lint.model import Manifest
 
 PAGE_SIZE = 500
@@ -53,33 +60,8 @@ class ClusterSelection:
     all_namespaces: bool = False
 
 
-def _api_client(selection: ClusterSelection) -> tuple[Any, str | None]:
-    """An ApiClient for the selected context and that context's namespace."""
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    from kubekeeper.volumes.kube import KUBECONFIG_PARSE_ERRORS, kubeconfig_unreadable
-
-    try:
-        contexts, active = config.list_kube_config_contexts(config_file=selection.kubeconfig)
-        chosen = next((c for c in contexts if c["name"] == selection.context), None) if selection.context else active
-        if selection.context and chosen is None:
-            raise BadInput(f"context {selection.context!r} not found in the kubeconfig")
-        api = config.new_client_from_config(config_file=selection.kubeconfig, context=selection.context)
-    except (ConfigException, FileNotFoundError, OSError) as exc:
-        raise BadInput(f"kubeconfig: {exc}") from None
-    except KUBECONFIG_PARSE_ERRORS as exc:
-        raise kubeconfig_unreadable(selection.kubeconfig, exc) from None
-    context_namespace = (chosen or {}).get("context", {}).get("namespace")
-    assert isinstance(api, client.ApiClient)
-    return api, context_namespace
-
-
 def _list(api: Any, resource: Resource, namespace: str | None) -> list[dict[str, Any]]:
     """Every object of a resource, following `continue` tokens; each gets its kind and apiVersion."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
     typed = getattr(client, resource.api_class)(api)
     args: tuple[str, ...] = (namespace,) if namespace else ()
     method = getattr(typed, f"list_namespaced_{resource.snake}" if namespace else f"list_{resource.snake}_for_all_namespaces")
@@ -117,13 +99,11 @@ def object_uri(resource: Resource, item: dict[str, Any]) -> str:
 
 def load_cluster(selection: ClusterSelection) -> list[Manifest]:
     """Workloads, PDBs and HPAs from the API, as manifests whose `file` is the object's API path."""
-    api, context_namespace = _api_client(selection)
-    namespace = None if selection.all_namespaces else (selection.namespace or context_namespace or "default")
+    access = KubeAccess(Path(selection.kubeconfig) if selection.kubeconfig else None, selection.context)
     manifests: list[Manifest] = []
-    try:
+    with connect(access) as connection:
+        namespace = None if selection.all_namespaces else (selection.namespace or connection.namespace or "default")
         for resource in RESOURCES:
-            for item in _list(api, resource, namespace):
+            for item in _list(connection.api, resource, namespace):
                 manifests.append(Manifest(item, object_uri(resource, item), None, live=True))
-    finally:
-        api.close()
     return manifests

@@ -143,7 +143,7 @@ class Loaded:
     files: int = 0  # files (and stdin) looked at
     documents: int = 0  # YAML documents that parsed (objects, lists, configs alike)
 
-    def extend(self, other: "Loaded") -> None:
+    def extend(self, other: Loaded) -> None:
         self.manifests.extend(other.manifests)
         self.problems.extend(other.problems)
         self.files += other.files
@@ -310,7 +310,7 @@ class _Reader:
         if not starts or starts[0] != 0:
             starts.insert(0, 0)
         offset = 0
-        for start, end in zip(starts, starts[1:] + [len(self.text)]):
+        for start, end in zip(starts, starts[1:] + [len(self.text)], strict=True):
             piece = self.text[start:end]
             try:
                 for line, document, lines in _parse(piece, offset):

@@ -124,4 +124,4 @@ class Violation:
     message: str
     container: str | None = None
     node: Any = None  # the mapping the violation is about (for its line)
-    subject: "Manifest | None" = None
+    subject: Manifest | None = None

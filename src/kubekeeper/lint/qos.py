@@ -29,8 +29,9 @@ BestEffort; the rest is Burstable.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from kubekeeper.lint.quantity import millis_or_bad_input
 

@@ -8,8 +8,8 @@ the arithmetic exact and cheap.
 
 from __future__ import annotations
 
-import re
 import math
+import re
 from fractions import Fraction
 from functools import lru_cache
 

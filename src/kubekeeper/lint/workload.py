@@ -35,7 +35,7 @@ class LabelSelector:
     _TERM = re.compile(r"\s*(!?)([A-Za-z0-9_./-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9_.-]*)|\s+(in|notin)\s*\(([^)]*)\))?\s*$")
 
     @classmethod
-    def parse(cls, text: str) -> "LabelSelector":
+    def parse(cls, text: str) -> LabelSelector:
         terms: list[tuple[str, str, tuple[str, ...]]] = []
         for part in re.split(r",(?![^(]*\))", text.strip()) if text.strip() else []:
             match = cls._TERM.match(part)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -487,7 +488,7 @@ class RegistryClient:
             start = offset
             response = self._send("PATCH", location, scopes, headers={
                 "Content-Type": "application/octet-stream", "Content-Length": str(end - start),
-                "Content-Range": f"{start}-{end - 1}"}, content=lambda: _file_pieces(path, start, end, progress))
+                "Content-Range": f"{start}-{end - 1}"}, content=partial(_file_pieces, path, start, end, progress))
             if response.status_code == 202:
                 location = self.url(urljoin(location, response.headers.get("Location", location)))
                 offset = end

@@ -13,6 +13,7 @@ what the cache kept for the next run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -115,8 +116,6 @@ class Layout:
         return self.blob_path(digest).read_bytes()
 
     def verify_blob(self, digest: str) -> None:
-        import hashlib
-
         hasher = hashlib.sha256()
         with self.blob_path(digest).open("rb") as handle:
             for piece in iter(lambda: handle.read(1 << 20), b""):

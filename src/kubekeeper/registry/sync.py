@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from kubekeeper.errors import BadInput
-from kubekeeper.progress import Transfers, resolve
+from kubekeeper.progress import SILENT, Progress
 from kubekeeper.registry import media
 from kubekeeper.registry.client import RegistryClient
 from kubekeeper.registry.layout import Entry, Layout
@@ -103,9 +103,9 @@ def pull_repository(client: RegistryClient, layout: Layout, repo: str, state: _P
 
 
 def pull(client: RegistryClient, layout: Layout, repositories: Sequence[str], *, concurrency: int = 8,
-         progress: bool | Transfers = True, untagged: dict[str, list[str]] | None = None, gc: bool = True) -> PullResult:
-    """Store every manifest of `repositories` and fetch the blobs the layout lacks. Blob bytes are counted
-    on `progress`: a kubekeeper.progress.Transfers, or True for the one the CLI set (show_with)."""
+         progress: Progress = SILENT, untagged: dict[str, list[str]] | None = None, gc: bool = True) -> PullResult:
+    """Store every manifest of `repositories` and fetch the blobs the layout lacks; blob bytes are
+    counted on `progress`."""
     layout.ensure()
     state = _PullState()
     use_referrers: list[bool | None] = [None]
@@ -117,7 +117,7 @@ def pull(client: RegistryClient, layout: Layout, repositories: Sequence[str], *,
     for found in parallel(one, repositories, concurrency):
         state.entries.extend(found)
     missing = list(state.missing.items())
-    with resolve(progress)("fetching blobs") as bar:
+    with progress.transfer("fetching blobs") as bar:
         bar.add_total(sum(desc.size for _, (_, desc) in missing))
 
         def fetch(item: tuple[str, tuple[str, Descriptor]]) -> None:
@@ -168,7 +168,7 @@ class PushResult:
 
 
 def push(client: RegistryClient, layout: Layout, entries: Sequence[Entry], *, project_map: dict[str, str] | None = None,
-         concurrency: int = 8, progress: bool | Transfers = True) -> PushResult:
+         concurrency: int = 8, progress: Progress = SILENT) -> PushResult:
     mapping = project_map or {}
     by_repo: dict[str, list[Entry]] = {}
     for entry in entries:
@@ -187,7 +187,7 @@ def push(client: RegistryClient, layout: Layout, entries: Sequence[Entry], *, pr
                 elif digest not in order:
                     order.append(digest)
         manifest_order[repo] = order
-    with resolve(progress)("pushing blobs") as bar:
+    with progress.transfer("pushing blobs") as bar:
         bar.add_total(sum(blob_desc[d].size for d in blob_repos))
 
         def place(digest: str) -> None:

@@ -19,7 +19,7 @@ from kubekeeper.report.json_format import dumps
 class RedactingConsole(Console):
     """A rich Console whose printed strings are redacted first."""
 
-    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def print(self, *objects: Any, **kwargs: Any) -> None:
         super().print(*(redact.redact(o) if isinstance(o, str) else o for o in objects), **kwargs)
 
 

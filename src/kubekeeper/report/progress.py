@@ -1,4 +1,5 @@
-"""Transfer progress on stderr: rich bars (bytes, bytes/s, ETA) when stderr is a terminal, else nothing.
+"""Progress on stderr: phase lines always, rich transfer bars (bytes, bytes/s, ETA) when stderr is a
+terminal.
 
 Engines report progress through kubekeeper.progress (a callback protocol); this is its rendering.
 """
@@ -11,7 +12,8 @@ from contextlib import contextmanager
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from kubekeeper.progress import Transfer, silent
+from kubekeeper.progress import SILENT, Transfer
+from kubekeeper.progress import Progress as ProgressCallback
 from kubekeeper.report.console import stderr
 
 
@@ -33,13 +35,24 @@ class RichTransfer:
         self._progress.advance(self._task, size)
 
 
-@contextmanager
-def rich_transfers(description: str) -> Iterator[Transfer]:
-    """A `kubekeeper.progress.Transfers`: a bar on a terminal's stderr; silent when stderr is not one."""
-    if not stderr.is_terminal:
-        with silent(description) as transfer:
-            yield transfer
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=stderr, transient=False) as progress:
-        yield RichTransfer(progress, description)
+class ConsoleProgress:
+    """A `kubekeeper.progress.Progress` on stderr: a line per phase; a bar per transfer on a terminal
+    (silent when stderr is not one, so logs of a CronJob get no bar debris)."""
+
+    def phase(self, description: str) -> None:
+        stderr.print(description, markup=False, highlight=False)
+
+    @contextmanager
+    def transfer(self, description: str) -> Iterator[Transfer]:
+        if not stderr.is_terminal:
+            with SILENT.transfer(description) as transfer:
+                yield transfer
+            return
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=stderr, transient=False) as progress:
+            yield RichTransfer(progress, description)
+
+
+def console_progress(shown: bool) -> ProgressCallback:
+    """What a command hands its engines: the console rendering, or nothing (`--no-progress`, JSON)."""
+    return ConsoleProgress() if shown else SILENT

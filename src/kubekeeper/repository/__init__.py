@@ -1,6 +1,7 @@
 """restic-backed repositories: selection (spec), argv builders (commands), JSON parsing and error
 mapping (messages), version gates (features), and the adapter (restic.Repository)."""
 
+from kubekeeper.repository import features
 from kubekeeper.repository.commands import Retention
 from kubekeeper.repository.messages import (
     AccessDenied,
@@ -8,6 +9,7 @@ from kubekeeper.repository.messages import (
     BackendStalled,
     BackendUnreachable,
     BackupSummary,
+    EmptySnapshot,
     IncompleteBackup,
     RepositoryError,
     RepositoryLocked,
@@ -26,6 +28,7 @@ __all__ = [
     "IncompleteBackup",
     "BackendUnreachable",
     "BackupSummary",
+    "EmptySnapshot",
     "RepoSpec",
     "Repository",
     "RepositoryError",
@@ -35,6 +38,7 @@ __all__ = [
     "Snapshot",
     "WrongPassword",
     "details_of",
+    "features",
     "selection",
     "snapshot_tags",
 ]

@@ -155,7 +155,7 @@ def _settled_key(temporary: Repository, window: float) -> str:
             raise _Lost(damaged[1]) from exc
         current = {k["id"] for k in keys}
         if current == previous or time.monotonic() > deadline:
-            return next(k["id"] for k in keys if k.get("current"))
+            return str(next(k["id"] for k in keys if k.get("current")))
         previous = current
         time.sleep(window)
 

@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from kubekeeper.errors import CommandFailed, CommandStalled, ExitCode, OperationFailed
 
@@ -44,6 +45,10 @@ class AppendOnly(RepositoryError):
     """The backend refuses deletions (rest-server / rclone `--append-only`, a WORM bucket)."""
 
 
+class EmptySnapshot(RepositoryError):
+    """restic refuses to write a snapshot with nothing in it (an empty directory, or every file excluded)."""
+
+
 class IncompleteBackup(OperationFailed):
     """restic could not read some source files; the snapshot it wrote was removed or marked incomplete."""
 
@@ -71,7 +76,7 @@ class Snapshot:
     original: str | None = None  # set by `restic copy`: the id in the source repository
 
     @classmethod
-    def from_json(cls, doc: dict) -> Snapshot:
+    def from_json(cls, doc: dict[str, Any]) -> Snapshot:
         return cls(
             id=doc["id"],
             short_id=doc.get("short_id", doc["id"][:8]),
@@ -89,7 +94,7 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def json_lines(output: bytes) -> list[dict]:
+def json_lines(output: bytes) -> list[dict[str, Any]]:
     """Every JSON object line in restic output (status lines included), skipping non-JSON noise."""
     docs = []
     for raw in output.splitlines():
@@ -102,7 +107,7 @@ def json_lines(output: bytes) -> list[dict]:
     return docs
 
 
-def exit_error(text: str) -> dict | None:
+def exit_error(text: str) -> dict[str, Any] | None:
     """restic 0.17+ `--json`: the `exit_error` message (code and message) printed on failure."""
     for line in reversed(text.splitlines()):
         line = line.strip()
@@ -111,7 +116,7 @@ def exit_error(text: str) -> dict | None:
                 doc = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if doc.get("message_type") == "exit_error":
+            if isinstance(doc, dict) and doc.get("message_type") == "exit_error":
                 return doc
     return None
 
@@ -242,6 +247,8 @@ def classify(error: CommandFailed, repo_display: str) -> OperationFailed:
             f"repository {repo_display} is locked{holder}; wait for it to finish, or run "
             "`kubekeeper repo unlock` if that process is gone (it removes stale locks only, never a live one)"
         )
+    if "snapshot is empty" in lower:
+        return EmptySnapshot(f"restic stored nothing in {repo_display}: {fatal_line(text) or 'snapshot is empty'}")
     if any(marker in lower for marker in _UNREACHABLE):
         return BackendUnreachable(f"repository backend unreachable: {repo_display}: {fatal_line(text)}")
     if code == 10 or "is there a repository at the following location" in lower or "unable to open config file" in lower:

@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from kubekeeper import execute
 from kubekeeper.errors import BadInput, CommandFailed, OperationFailed
@@ -73,7 +73,7 @@ class UnlockReport:
     removed: list[LockInfo] = field(default_factory=list)
     kept: list[LockInfo] = field(default_factory=list)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"removed": [vars(lock) for lock in self.removed], "kept": [vars(lock) for lock in self.kept]}
 
 
@@ -324,7 +324,7 @@ class Repository:
             raise messages.classify(exc, self.spec.display) from exc
         return counter.size
 
-    def list_files(self, snapshot_id: str) -> list[dict]:
+    def list_files(self, snapshot_id: str) -> list[dict[str, Any]]:
         docs = messages.json_lines(self._run(commands.ls_argv(snapshot_id)).stdout)
         return [d for d in docs if d.get("struct_type") == "node"]
 
@@ -344,7 +344,7 @@ class Repository:
                     "that may delete: `kubekeeper repo forget --repo <the admin URL>`"
                 )
 
-    def forget(self, retention: Retention, tags: Sequence[str], *, prune: bool = True, dry_run: bool = False) -> list[dict]:
+    def forget(self, retention: Retention, tags: Sequence[str], *, prune: bool = True, dry_run: bool = False) -> list[dict[str, Any]]:
         """Apply the retention to each backup series among the snapshots `tags` select (see retention.py);
         incomplete snapshots and their records are removed too."""
         if retention.empty:
@@ -410,8 +410,9 @@ class Repository:
         remaining = {lock.id for lock in self.locks()}
         return UnlockReport([lock for lock in before if lock.id not in remaining], [lock for lock in before if lock.id in remaining])
 
-    def keys(self) -> list[dict]:
-        return json.loads(self._run(commands.key_list_argv()).text or "[]")
+    def keys(self) -> list[dict[str, Any]]:
+        keys: list[dict[str, Any]] = json.loads(self._run(commands.key_list_argv()).text or "[]")
+        return keys
 
     def _lock_wait(self, seconds: int | None) -> str | None:
         """restic's --retry-lock (0.16+), shorter than the stall timeout (waiting for a lock moves nothing)."""

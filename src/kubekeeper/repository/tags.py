@@ -1,23 +1,25 @@
 """How kubekeeper labels its restic snapshots, so plain `restic snapshots` can find them.
 
-Every snapshot carries `kubekeeper`, `kind:<etcd|registry|volume>` and `cluster:<name>`; details
-(revision, namespace, pvc, ...) are `key=value` tags, readable without fetching any data.
-restic splits tags on commas, so details must not contain one.
+Every snapshot carries `kubekeeper`, `kind:<kind>` (etcd, registry, volume: one per data source,
+backup/sources/) and `cluster:<name>`; details (revision, namespace, pvc, ...) are `key=value` tags,
+readable without fetching any data. restic splits tags on commas, so details must not contain one.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from kubekeeper.errors import BadInput
 
 MARKER = "kubekeeper"
-KINDS = ("etcd", "registry", "volume")
+#: a source's kind as it appears in `kind:<kind>`: a short lower-case name
+KIND_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
 def snapshot_tags(kind: str, cluster: str, details: Mapping[str, object] | None = None) -> list[str]:
-    if kind not in KINDS:
-        raise BadInput(f"unknown snapshot kind {kind!r} (one of {', '.join(KINDS)})")
+    if not KIND_NAME.fullmatch(kind):
+        raise BadInput(f"snapshot kind {kind!r} is not a short lower-case name")
     tags = [MARKER, f"kind:{kind}", f"cluster:{cluster}"]
     for key, value in (details or {}).items():
         text = f"{key}={value}"

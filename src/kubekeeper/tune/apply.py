@@ -28,7 +28,7 @@ from ruamel.yaml import YAML
 from kubekeeper.changes import Changes
 from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.fsutil import write_atomic
-from kubekeeper.knowledge import load_catalogue
+from kubekeeper.knowledge import load_catalogue, load_versions
 from kubekeeper.knowledge.catalogue import Catalogue
 from kubekeeper.tune.audit import NodeRequest, node_plan, normalize, same, satisfies, show
 from kubekeeper.tune.plan import Plan, Recommendation
@@ -42,7 +42,6 @@ from kubekeeper.tune.probe import (
     scheduler_config,
     sysctl_path,
 )
-from kubekeeper.knowledge import load_versions
 from kubekeeper.tune.render import KUBEADM_SCHEDULER_CONFIG, KUBEADM_SCHEDULER_KUBECONFIG, split_dotted
 
 GROUPS = ("sysctl", "runtime", "kubelet", "control-plane")

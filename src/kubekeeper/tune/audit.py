@@ -16,13 +16,13 @@ from kubekeeper.knowledge import KubeVersion, load_catalogue, load_versions
 from kubekeeper.knowledge.catalogue import Catalogue, Setting
 from kubekeeper.tune.plan import Plan, PlanRequest, Recommendation, make_plan
 from kubekeeper.tune.probe import (
+    _MISSING,
     CONTAINERD_TOML,
     DOCKER_JSON,
     KUBELET_CONFIG,
     NodeState,
     Value,
     _dig,
-    _MISSING,
     probe,
     scheduler_config,
     sysctl_path,

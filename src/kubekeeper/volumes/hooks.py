@@ -8,10 +8,10 @@ from the PVC, else from the mounting pod. A failed pre-hook skips the volume; th
 from __future__ import annotations
 
 import json
-from typing import Protocol
+from typing import Any, Protocol
 
 from kubekeeper.errors import OperationFailed
-from kubekeeper.volumes.model import HOOKS_OFF, Hook, Problem, VolumeSource
+from kubekeeper.volumes.model import HOOKS_OFF, Hook, LocatedVolume, Problem
 
 PRE = "kubekeeper.io/pre-backup"
 POST = "kubekeeper.io/post-backup"
@@ -35,7 +35,7 @@ def parse_command(text: str) -> tuple[str, ...]:
     return ("/bin/sh", "-c", text)
 
 
-def from_annotations(pvc: dict, pod: dict | None) -> tuple[Hook | None, Hook | None]:
+def from_annotations(pvc: dict[str, Any], pod: dict[str, Any] | None) -> tuple[Hook | None, Hook | None]:
     """The hooks configured for this PVC; none without a mounting pod to run them in."""
     if pod is None:
         return None, None
@@ -67,12 +67,12 @@ def run_hook(executor: Executor, hook: Hook, what: str, timeout: float) -> None:
         raise OperationFailed(f"{what} hook in {hook.namespace}/{hook.pod}[{hook.container}] exited {status}: {last.strip()}")
 
 
-def allowed_in(sources: list[VolumeSource], namespaces: set[str] | None) -> tuple[list[VolumeSource], list[Problem]]:
+def allowed_in(sources: list[LocatedVolume], namespaces: set[str] | None) -> tuple[list[LocatedVolume], list[Problem]]:
     """Split off the volumes whose hooks may not run here (`namespaces`: where exec is granted; None:
     anywhere). Such a volume fails rather than being read without the freeze/flush its owner asked for."""
     if namespaces is None:
         return sources, []
-    keep: list[VolumeSource] = []
+    keep: list[LocatedVolume] = []
     refused: list[Problem] = []
     for source in sources:
         hook = source.pre_hook or source.post_hook

@@ -1,6 +1,7 @@
-"""The Kubernetes API through the official client: kubeconfig (+ --context) or the in-cluster
-service account. Objects come back as the API's own JSON dicts, so they can be stored as-is and
-resolution stays pure and testable.
+"""What volume backup, restore and the dispatcher ask the Kubernetes API, through the official client
+(connected by kubekeeper.kubeapi: kubeconfig and context, or the in-cluster service account). Objects
+come back as the API's own JSON dicts, so they can be stored as-is and resolution stays pure and
+testable.
 
 Cost matters at 5,000 nodes: a node reads its own pods with one field-selected LIST
 (`spec.nodeName`), then GETs only the PVCs and PVs those pods use; lists are paginated (`limit` +
@@ -10,14 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from typing import Any
 
-import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.stream import stream
+from urllib3.exceptions import HTTPError
 
-from kubekeeper.errors import BadInput, OperationFailed
+from kubekeeper.errors import OperationFailed
+from kubekeeper.kubeapi import Connection, KubeAccess, connect
 from kubekeeper.volumes.model import PvcRef
 
 log = logging.getLogger(__name__)
@@ -31,9 +35,6 @@ RUNNING = "status.phase=Running"
 @contextmanager
 def _api_errors(what: str) -> Iterator[None]:
     """Client exceptions -> one-line kubekeeper errors (never a traceback)."""
-    from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
-
     try:
         yield
     except ApiException as exc:
@@ -44,44 +45,24 @@ def _api_errors(what: str) -> Iterator[None]:
         raise OperationFailed(f"Kubernetes API unreachable during {what}: {exc}") from exc
 
 
-#: what the kubernetes client raises on a kubeconfig that is not UTF-8 YAML (or nests without end)
-KUBECONFIG_PARSE_ERRORS = (ValueError, RecursionError, yaml.YAMLError)  # UnicodeDecodeError is a ValueError
-
-
-def kubeconfig_unreadable(path: object, exc: BaseException) -> BadInput:
-    """One line for a kubeconfig the client could not parse (also used by `lint --cluster`)."""
-    reason = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:200]
-    return BadInput(f"kubeconfig {path or '(default)'} is not a kubeconfig: {reason or type(exc).__name__}")
-
-
 class Cluster:
     """A connection to one cluster's API server (client objects are built per instance)."""
 
-    def __init__(self, kubeconfig: Path | None = None, context: str | None = None) -> None:
-        from kubernetes import client, config
+    def __init__(self, connection: Connection) -> None:
+        self.host = connection.host
+        self.api_client = connection.api
+        # Any: the client's annotations describe its model objects; these calls send the API's own JSON
+        # dicts and read raw responses (_preload_content=False), which the client supports but does not type
+        self.core: Any = client.CoreV1Api(self.api_client)
+        self.batch: Any = client.BatchV1Api(self.api_client)
+        self._pods: dict[str, list[dict[str, Any]]] = {}
+        self._node_pods: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
 
-        configuration = client.Configuration()
-        try:
-            if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
-                config.load_incluster_config(client_configuration=configuration)
-            else:
-                config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None, context=context, client_configuration=configuration)
-        except config.ConfigException as exc:
-            raise BadInput(f"cannot load Kubernetes credentials: {exc}") from exc
-        except FileNotFoundError as exc:
-            raise BadInput(f"kubeconfig not found: {exc.filename}") from exc
-        except KUBECONFIG_PARSE_ERRORS as exc:  # the client's YAML parser on a file that is no kubeconfig
-            raise kubeconfig_unreadable(kubeconfig, exc) from None
-        self.host = configuration.host
-        self.api_client = client.ApiClient(configuration)
-        self.core = client.CoreV1Api(self.api_client)
-        self.batch = client.BatchV1Api(self.api_client)
-        self._pods: dict[str, list[dict]] = {}
-        self._node_pods: dict[tuple[str, str | None], list[dict]] = {}
+    @classmethod
+    def connect(cls, access: KubeAccess) -> Cluster:
+        return cls(connect(access))
 
-    def _json(self, method, *args: object, what: str, **kw: object) -> dict | None:
-        from kubernetes.client.exceptions import ApiException
-
+    def _json(self, method: Callable[..., Any], *args: object, what: str, **kw: object) -> dict[str, Any] | None:
         with _api_errors(what):
             try:
                 response = method(*args, _preload_content=False, **kw)
@@ -89,14 +70,13 @@ class Cluster:
                 if exc.status == 404:
                     return None
                 raise
-            return json.loads(response.data)
+            doc: dict[str, Any] = json.loads(response.data)
+            return doc
 
-    def _list(self, method, *args: object, kind: str, what: str, **kw: object) -> list[dict]:
+    def _list(self, method: Callable[..., Any], *args: object, kind: str, what: str, **kw: object) -> list[dict[str, Any]]:
         """Every item of a LIST, page by page; a `continue` token that expired (410) restarts it."""
-        from kubernetes.client.exceptions import ApiException
-
         for _ in range(3):
-            items: list[dict] = []
+            items: list[dict[str, Any]] = []
             token: str | None = None
             try:
                 while True:
@@ -115,28 +95,28 @@ class Cluster:
                 log.warning("%s: the list changed too much while paging (410 Gone); listing again", what)
         raise OperationFailed(f"Kubernetes API error during {what}: the list kept expiring while paging")
 
-    def get_pvc(self, ref: PvcRef) -> dict | None:
+    def get_pvc(self, ref: PvcRef) -> dict[str, Any] | None:
         return self._json(self.core.read_namespaced_persistent_volume_claim, ref.name, ref.namespace, what=f"reading PVC {ref}")
 
-    def list_pvcs(self, namespace: str | None = None) -> list[dict]:
+    def list_pvcs(self, namespace: str | None = None) -> list[dict[str, Any]]:
         if namespace:
             return self._list(self.core.list_namespaced_persistent_volume_claim, namespace, kind="PersistentVolumeClaim", what=f"listing PVCs in {namespace}")
         return self._list(self.core.list_persistent_volume_claim_for_all_namespaces, kind="PersistentVolumeClaim", what="listing PVCs")
 
-    def get_pv(self, name: str) -> dict | None:
+    def get_pv(self, name: str) -> dict[str, Any] | None:
         return self._json(self.core.read_persistent_volume, name, what=f"reading PV {name}")
 
-    def list_pvs(self) -> list[dict]:
+    def list_pvs(self) -> list[dict[str, Any]]:
         return self._list(self.core.list_persistent_volume, kind="PersistentVolume", what="listing PVs")
 
-    def pods(self, namespace: str, refresh: bool = False) -> list[dict]:
+    def pods(self, namespace: str, refresh: bool = False) -> list[dict[str, Any]]:
         """Pods of a namespace (cached). Only to say where a PVC named on the command line is mounted
         when it is not mounted here; a node's own run never lists a namespace."""
         if refresh or namespace not in self._pods:
             self._pods[namespace] = self._list(self.core.list_namespaced_pod, namespace, kind="Pod", what=f"listing pods in {namespace}")
         return self._pods[namespace]
 
-    def pods_on_node(self, node: str, namespace: str | None = None, refresh: bool = False) -> list[dict]:
+    def pods_on_node(self, node: str, namespace: str | None = None, refresh: bool = False) -> list[dict[str, Any]]:
         """Running pods on `node` (of `namespace`): one field-selected LIST, cached for the run."""
         key = (node, namespace)
         if refresh or key not in self._node_pods:
@@ -149,14 +129,12 @@ class Cluster:
             self._node_pods[key] = found
         return self._node_pods[key]
 
-    def running_pods(self) -> list[dict]:
+    def running_pods(self) -> list[dict[str, Any]]:
         """Every running pod of the cluster, paginated (the volume dispatcher's one pass per cycle)."""
         return self._list(self.core.list_pod_for_all_namespaces, kind="Pod", what="listing running pods", field_selector=RUNNING)
 
-    def create_job(self, namespace: str, body: dict) -> bool:
+    def create_job(self, namespace: str, body: dict[str, Any]) -> bool:
         """Create a Job; False if one of that name exists already (a dispatcher that ran again)."""
-        from kubernetes.client.exceptions import ApiException
-
         name = body["metadata"]["name"]
         with _api_errors(f"creating Job {namespace}/{name}"):
             try:
@@ -167,19 +145,19 @@ class Cluster:
                 raise
         return True
 
-    def create_pvc(self, body: dict) -> dict:
+    def create_pvc(self, body: dict[str, Any]) -> dict[str, Any]:
         ns = body["metadata"]["namespace"]
         with _api_errors(f"creating PVC {ns}/{body['metadata']['name']}"):
-            return json.loads(self.core.create_namespaced_persistent_volume_claim(ns, body, _preload_content=False).data)
+            created: dict[str, Any] = json.loads(self.core.create_namespaced_persistent_volume_claim(ns, body, _preload_content=False).data)
+            return created
 
-    def create_pv(self, body: dict) -> dict:
+    def create_pv(self, body: dict[str, Any]) -> dict[str, Any]:
         with _api_errors(f"creating PV {body['metadata']['name']}"):
-            return json.loads(self.core.create_persistent_volume(body, _preload_content=False).data)
+            created: dict[str, Any] = json.loads(self.core.create_persistent_volume(body, _preload_content=False).data)
+            return created
 
     def exec(self, namespace: str, pod: str, container: str, command: tuple[str, ...], timeout: float) -> tuple[int, str]:
         """Run a command in a container through the API's exec (websocket); (status, output)."""
-        from kubernetes.stream import stream
-
         with _api_errors(f"exec in {namespace}/{pod}"):
             resp = stream(
                 self.core.connect_get_namespaced_pod_exec, pod, namespace, container=container, command=list(command),
@@ -194,7 +172,7 @@ class Cluster:
         return int(status), output
 
 
-def _items(doc: dict | None, kind: str) -> list[dict]:
+def _items(doc: dict[str, Any] | None, kind: str) -> list[dict[str, Any]]:
     """List items lack kind/apiVersion; put them back so stored objects are complete manifests."""
     items = (doc or {}).get("items") or []
     for item in items:

@@ -16,10 +16,11 @@ import os
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from kubekeeper.volumes import paths
 from kubekeeper.volumes.kube import Cluster
-from kubekeeper.volumes.model import Problem, PvcRef, VolumeSource
+from kubekeeper.volumes.model import LocatedVolume, Problem, PvcRef
 from kubekeeper.volumes.resolve import claims_of, mounting_pods, resolve
 
 
@@ -28,14 +29,14 @@ def this_node(node: str | None) -> str:
     return node or os.environ.get("NODE_NAME") or socket.gethostname()
 
 
-def _complete(pvc: dict | None) -> dict | None:
+def _complete(pvc: dict[str, Any] | None) -> dict[str, Any] | None:
     if pvc is not None:
         pvc.setdefault("kind", "PersistentVolumeClaim")
         pvc.setdefault("apiVersion", "v1")
     return pvc
 
 
-def locate_one(cluster: Cluster, ref: PvcRef, *, node: str, kubelet_root: Path, host_root: Path, pvc: dict | None = None, refresh: bool = False) -> VolumeSource | Problem:
+def locate_one(cluster: Cluster, ref: PvcRef, *, node: str, kubelet_root: Path, host_root: Path, pvc: dict[str, Any] | None = None, refresh: bool = False) -> LocatedVolume | Problem:
     """One PVC named by the caller: GET PVC and PV, this node's pods (one LIST, shared by the run);
     only if no pod here mounts it, the namespace's pods, to say where it is mounted instead."""
     pvc = _complete(pvc if pvc is not None else cluster.get_pvc(ref))
@@ -53,7 +54,7 @@ def locate_one(cluster: Cluster, ref: PvcRef, *, node: str, kubelet_root: Path, 
 PROVISIONER_ANNOTATIONS = ("volume.kubernetes.io/storage-provisioner", "volume.beta.kubernetes.io/storage-provisioner")
 
 
-def kubelet_view(ref: PvcRef, pvc: dict, pods: Sequence[dict], *, node: str, kubelet_root: Path) -> dict | None:
+def kubelet_view(ref: PvcRef, pvc: dict[str, Any], pods: Sequence[dict[str, Any]], *, node: str, kubelet_root: Path) -> dict[str, Any] | None:
     """What resolution needs of the PV of a dynamically provisioned claim, read from the kubelet's
     directory instead of the API: the plugin directory holding `<pv name>` for a pod here. None when
     the PV must be read (static, hostPath/local, Block, or nothing found on disk)."""
@@ -74,17 +75,17 @@ def kubelet_view(ref: PvcRef, pvc: dict, pods: Sequence[dict], *, node: str, kub
     return None
 
 
-def locate_on_node(cluster: Cluster, *, node: str, kubelet_root: Path, host_root: Path, namespace: str | None = None) -> list[VolumeSource | Problem]:
+def locate_on_node(cluster: Cluster, *, node: str, kubelet_root: Path, host_root: Path, namespace: str | None = None) -> list[LocatedVolume | Problem]:
     """Every PVC mounted by a pod running on `node` (of `namespace`): 1 LIST + 1 GET per PVC, plus
     1 GET per PV that cannot be found on disk without it (see the module docstring)."""
     pods = cluster.pods_on_node(node, namespace)
-    found: list[VolumeSource | Problem] = []
+    found: list[LocatedVolume | Problem] = []
     for ref in claims_of(pods):
         pvc = _complete(cluster.get_pvc(ref))
         if pvc is not None and (view := kubelet_view(ref, pvc, pods, node=node, kubelet_root=kubelet_root)) is not None:
             located = resolve(ref, pvc, view, pods, node=node, kubelet_root=kubelet_root, host_root=host_root)
             # the PV object is not stored: restore --recreate provisions a new volume for a dynamic claim
-            found.append(dataclasses.replace(located, pv_object={}) if isinstance(located, VolumeSource) else located)
+            found.append(dataclasses.replace(located, pv_object={}) if isinstance(located, LocatedVolume) else located)
             continue
         pv_name = (pvc or {}).get("spec", {}).get("volumeName")
         pv = cluster.get_pv(pv_name) if pv_name else None
@@ -101,15 +102,15 @@ def locate(
     node: str,
     kubelet_root: Path,
     host_root: Path = Path("/"),
-) -> tuple[list[VolumeSource], list[Problem]]:
+) -> tuple[list[LocatedVolume], list[Problem]]:
     """The named PVCs, and with `all_pvcs` every PVC mounted on `node` (of `namespace`) as well."""
-    found: list[VolumeSource | Problem] = []
+    found: list[LocatedVolume | Problem] = []
     if all_pvcs:
         found.extend(locate_on_node(cluster, node=node, kubelet_root=kubelet_root, host_root=host_root, namespace=namespace))
     seen = {f.ref for f in found}
     for ref in dict.fromkeys(refs):
         if ref not in seen:
             found.append(locate_one(cluster, ref, node=node, kubelet_root=kubelet_root, host_root=host_root))
-    sources = [f for f in found if isinstance(f, VolumeSource)]
+    sources = [f for f in found if isinstance(f, LocatedVolume)]
     problems = [f for f in found if isinstance(f, Problem)]
     return sources, problems

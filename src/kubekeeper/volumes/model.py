@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kubekeeper.errors import BadInput
 
@@ -36,7 +37,7 @@ class Hook:
 
 
 @dataclass(frozen=True)
-class VolumeSource:
+class LocatedVolume:
     """Where one PVC's files are on this node, and what to record about it."""
 
     ref: PvcRef
@@ -47,8 +48,8 @@ class VolumeSource:
     plugin: str = ""
     pre_hook: Hook | None = None
     post_hook: Hook | None = None
-    pvc_object: dict = field(default_factory=dict, compare=False, repr=False)
-    pv_object: dict = field(default_factory=dict, compare=False, repr=False)
+    pvc_object: dict[str, Any] = field(default_factory=dict[str, Any], compare=False, repr=False)
+    pv_object: dict[str, Any] = field(default_factory=dict[str, Any], compare=False, repr=False)
 
     def tag_details(self) -> dict[str, str]:
         details = {"namespace": self.ref.namespace, "pvc": self.ref.name}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 #: annotations the control plane sets while binding/provisioning; a new object must not carry them
 BINDING_ANNOTATIONS = (
@@ -16,8 +17,8 @@ BINDING_ANNOTATIONS = (
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 
 
-def _metadata(meta: dict, namespaced: bool) -> dict:
-    out: dict = {"name": meta["name"]}
+def _metadata(meta: dict[str, Any], namespaced: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": meta["name"]}
     if namespaced:
         out["namespace"] = meta["namespace"]
     if meta.get("labels"):
@@ -28,14 +29,14 @@ def _metadata(meta: dict, namespaced: bool) -> dict:
     return out
 
 
-def is_static(pv: dict | None) -> bool:
+def is_static(pv: dict[str, Any] | None) -> bool:
     """A PV an administrator created (no provisioner annotation) must be recreated too."""
     if not pv:
         return False
     return PROVISIONED_BY not in (pv.get("metadata", {}).get("annotations") or {})
 
 
-def pvc_body(pvc: dict, pv: dict | None) -> dict:
+def pvc_body(pvc: dict[str, Any], pv: dict[str, Any] | None) -> dict[str, Any]:
     spec = copy.deepcopy(pvc.get("spec", {}))
     if not is_static(pv):
         spec.pop("volumeName", None)  # let the provisioner make a new volume
@@ -44,7 +45,7 @@ def pvc_body(pvc: dict, pv: dict | None) -> dict:
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _metadata(pvc["metadata"], True), "spec": spec}
 
 
-def pv_body(pv: dict) -> dict:
+def pv_body(pv: dict[str, Any]) -> dict[str, Any]:
     spec = copy.deepcopy(pv.get("spec", {}))
     claim = spec.get("claimRef")
     if claim:

@@ -8,6 +8,7 @@ CSI volumes keep their files one level deeper, in `mount`. For a PVC the volume 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 #: in-tree PV source fields -> kubelet plugin directory (the ones still served, or migrated to CSI)
 IN_TREE_PLUGINS: dict[str, str] = {
@@ -30,7 +31,7 @@ NODE_PATH_SOURCES = ("hostPath", "local")
 CSI_DIR = "kubernetes.io~csi"
 
 
-def plugin_of(pv_spec: dict) -> str:
+def plugin_of(pv_spec: dict[str, Any]) -> str:
     """The PV's volume source field (csi, nfs, hostPath, local, flexVolume, ...), or ''."""
     for key in ("csi", *NODE_PATH_SOURCES, "flexVolume", *IN_TREE_PLUGINS):
         if pv_spec.get(key) is not None:
@@ -42,7 +43,7 @@ def escape_plugin(name: str) -> str:
     return name.replace("/", "~")
 
 
-def pod_volume_candidates(kubelet_root: Path, pod_uid: str, pv_name: str, pv_spec: dict) -> list[Path]:
+def pod_volume_candidates(kubelet_root: Path, pod_uid: str, pv_name: str, pv_spec: dict[str, Any]) -> list[Path]:
     """Directories that may hold the files, most likely first (in-tree, then CSI-migrated)."""
     base = kubelet_root / "pods" / pod_uid / "volumes"
     plugin = plugin_of(pv_spec)
@@ -57,7 +58,7 @@ def pod_volume_candidates(kubelet_root: Path, pod_uid: str, pv_name: str, pv_spe
     return []
 
 
-def node_path(host_root: Path, pv_spec: dict) -> Path | None:
+def node_path(host_root: Path, pv_spec: dict[str, Any]) -> Path | None:
     """hostPath and local PVs: the path the PV names, seen under `host_root` (/ on the node itself)."""
     for key in NODE_PATH_SOURCES:
         source = pv_spec.get(key)

@@ -1,10 +1,11 @@
 """Resolve a PVC to the directory holding its files on this node — pure: API objects in (as the
-API's JSON dicts), a `VolumeSource` or a `Problem` (with what to do) out. Never a silent skip."""
+API's JSON dicts), a `LocatedVolume` or a `Problem` (with what to do) out. Never a silent skip."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from kubekeeper.volumes import hooks, paths
 from kubekeeper.volumes.model import (
@@ -14,20 +15,20 @@ from kubekeeper.volumes.model import (
     NOT_MOUNTED,
     UNBOUND,
     UNSUPPORTED,
+    LocatedVolume,
     Problem,
     PvcRef,
-    VolumeSource,
 )
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
-def ref_of(pvc: dict) -> PvcRef:
+def ref_of(pvc: dict[str, Any]) -> PvcRef:
     meta = pvc.get("metadata", {})
     return PvcRef(meta.get("namespace", ""), meta.get("name", ""))
 
 
-def _active(pod: dict) -> bool:
+def _active(pod: dict[str, Any]) -> bool:
     """Scheduled, not finished, not being deleted: its volumes are (or are about to be) mounted."""
     spec, status = pod.get("spec", {}), pod.get("status", {})
     if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
@@ -35,25 +36,25 @@ def _active(pod: dict) -> bool:
     return not pod.get("metadata", {}).get("deletionTimestamp")
 
 
-def _claim_names(pod: dict) -> list[str]:
+def _claim_names(pod: dict[str, Any]) -> list[str]:
     return [v["persistentVolumeClaim"]["claimName"] for v in pod.get("spec", {}).get("volumes") or []
             if (v.get("persistentVolumeClaim") or {}).get("claimName")]
 
 
-def mounting_pods(ref: PvcRef, pods: Sequence[dict]) -> list[dict]:
+def mounting_pods(ref: PvcRef, pods: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Pods of the PVC's namespace, scheduled and not finished, that name the PVC in a volume."""
     found = [p for p in pods if p.get("metadata", {}).get("namespace") == ref.namespace and _active(p) and ref.name in _claim_names(p)]
     return sorted(found, key=lambda p: (p["status"].get("phase") != "Running", p["metadata"]["name"]))
 
 
-def claims_of(pods: Sequence[dict]) -> list[PvcRef]:
+def claims_of(pods: Sequence[dict[str, Any]]) -> list[PvcRef]:
     """The PVCs the active pods mount, each once, sorted. Generic ephemeral volumes are not
     included: their claim lives and dies with the pod, so there is nothing to restore it into."""
     refs = {PvcRef(p["metadata"].get("namespace", ""), name) for p in pods if _active(p) for name in _claim_names(p)}
     return sorted(refs)
 
 
-def affinity_nodes(pv: dict) -> list[str]:
+def affinity_nodes(pv: dict[str, Any]) -> list[str]:
     """Nodes a PV is pinned to by `kubernetes.io/hostname` node affinity (local PVs)."""
     terms = ((pv.get("spec", {}).get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or []
     nodes: list[str] = []
@@ -66,15 +67,15 @@ def affinity_nodes(pv: dict) -> list[str]:
 
 def resolve(
     ref: PvcRef,
-    pvc: dict | None,
-    pv: dict | None,
-    pods: Sequence[dict],
+    pvc: dict[str, Any] | None,
+    pv: dict[str, Any] | None,
+    pods: Sequence[dict[str, Any]],
     *,
     node: str,
     kubelet_root: Path,
     host_root: Path = Path("/"),
     exists: Callable[[Path], bool] = Path.is_dir,
-) -> VolumeSource | Problem:
+) -> LocatedVolume | Problem:
     """Where `ref`'s files are on `node`, or why they cannot be read here."""
     if pvc is None:
         return Problem(ref, MISSING, f"PVC {ref} not found: check the namespace and name (kubectl get pvc -n {ref.namespace})")
@@ -92,9 +93,9 @@ def resolve(
     users = mounting_pods(ref, pods)
     pod_nodes = sorted({p["spec"]["nodeName"] for p in users})
 
-    def found(path: Path, pod: dict | None) -> VolumeSource:
+    def found(path: Path, pod: dict[str, Any] | None) -> LocatedVolume:
         pre, post = hooks.from_annotations(pvc, pod)
-        return VolumeSource(ref, path, node, pv_name, storage_class, plugin, pre, post, pvc, pv)
+        return LocatedVolume(ref, path, node, pv_name, storage_class, plugin, pre, post, pvc, pv)
 
     local_pods = [p for p in users if p["spec"]["nodeName"] == node]
     if plugin in paths.NODE_PATH_SOURCES:

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from kubekeeper.errors import OperationFailed
 from kubekeeper.fsutil import write_atomic
@@ -63,7 +65,7 @@ def _move_all(source: Path, destination: Path, skip: str = "") -> None:
         os.rename(source / entry, destination / entry)
 
 
-def _apply_root(target: Path, root: dict | None) -> None:
+def _apply_root(target: Path, root: dict[str, Any] | None) -> None:
     if not root:
         return
     try:
@@ -74,7 +76,7 @@ def _apply_root(target: Path, root: dict | None) -> None:
     os.utime(target, ns=(int(root["atime_ns"]), int(root["mtime_ns"])))
 
 
-def _finish(target: Path, work: Path, root: dict | None) -> None:
+def _finish(target: Path, work: Path, root: dict[str, Any] | None) -> None:
     """Steps 2-4 from whatever state the journal records (each step is idempotent)."""
     skip = work.name if work.parent == target else ""
     if _state(work) == RESTORED:
@@ -86,11 +88,10 @@ def _finish(target: Path, work: Path, root: dict | None) -> None:
     shutil.rmtree(work)
 
 
-def _read_root(work: Path) -> dict | None:
-    import json
-
+def _read_root(work: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((work / "root.json").read_text())
+        root: dict[str, Any] = json.loads((work / "root.json").read_text())
+        return root
     except FileNotFoundError:
         return None
 
@@ -131,13 +132,11 @@ def target_lock(target: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def restore_into(target: Path, fill: Callable[[Path], None], root: dict | None = None, *, resumable: bool = False) -> None:
+def restore_into(target: Path, fill: Callable[[Path], None], root: dict[str, Any] | None = None, *, resumable: bool = False) -> None:
     """Fill a staging directory with `fill(path)`, then swap it in as the content of `target`.
 
     `resumable`: `fill` makes an existing directory equal to the snapshot (restic 0.17+ `restore
     --delete`), so a leftover staging copy is re-used instead of thrown away."""
-    import json
-
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -1,5 +1,6 @@
 """Progress reaches the registry engine as a callback (kubekeeper.progress), not an import: the bytes
-sync.pull and sync.push count are the bytes of the blobs they move, against a real docker-registry."""
+sync.pull and sync.push count are the bytes of the blobs they move, against a real docker-registry;
+the registry source hands the caller's Progress on, for backup and restore alike."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kubekeeper import progress
+from kubekeeper.backup.sources.registry import SOURCE, RegistryOrigin, RegistryTarget
 from kubekeeper.registry import sync
 from kubekeeper.registry.client import RegistryClient, RegistryOptions
 from kubekeeper.registry.layout import Layout
@@ -15,13 +17,18 @@ from tests.e2e.registry.sandbox import Filler
 
 
 class Counted:
-    """A kubekeeper.progress.Transfers that records, per transfer, the total announced and the bytes advanced."""
+    """A kubekeeper.progress.Progress that records the phases, and per transfer the total announced and
+    the bytes advanced."""
 
     def __init__(self) -> None:
         self.seen: dict[str, list[int]] = {}
+        self.phases: list[str] = []
+
+    def phase(self, description: str) -> None:
+        self.phases.append(description)
 
     @contextmanager
-    def __call__(self, description: str) -> Iterator[progress.Transfer]:
+    def transfer(self, description: str) -> Iterator[progress.Transfer]:
         yield Count(self.seen.setdefault(description, [0, 0]))
 
 
@@ -59,18 +66,22 @@ def test_pull_and_push_count_the_blob_bytes_they_move(registry_factory, tmp_path
     assert pushed.bytes_pushed == fetched and pushed_counts.seen["pushing blobs"] == [fetched, fetched]
 
 
-def test_true_means_the_transfers_the_cli_set_and_false_means_silent(registry_factory, tmp_path):
-    source = registry_factory("source")
-    layer = os.urandom(100_000)
+def test_the_registry_source_counts_on_the_progress_it_is_given(registry_factory, registry_restic_repo, tmp_path):
+    """Backup and restore through the Source interface: the blobs moved are counted on the caller's
+    Progress - and on nothing else when it is the silent default."""
+    from kubekeeper.repository import Repository, RepoSpec
+
+    source, target = registry_factory("source"), registry_factory("target")
+    layer = os.urandom(150_000)
     Filler(source).image("team/app", "v1", [layer], oci=True)
-    shown = Counted()
-    progress.show_with(shown)
-    try:
-        with RegistryClient(RegistryOptions(source.url)) as client:
-            sync.pull(client, Layout(tmp_path / "quiet"), ["team/app"], progress=False)
-        assert shown.seen == {}
-        with RegistryClient(RegistryOptions(source.url)) as client:
-            pulled = sync.pull(client, Layout(tmp_path / "shown"), ["team/app"], progress=True)
-    finally:
-        progress.show_with(progress.silent)
-    assert shown.seen["fetching blobs"] == [pulled.bytes_fetched, pulled.bytes_fetched] and pulled.bytes_fetched > len(layer)
+    repository = Repository(RepoSpec.from_options(registry_restic_repo, None))
+    counted = Counted()
+    stored = SOURCE.back_up(repository, RegistryOrigin(RegistryOptions(source.url), tmp_path / "cache"), cluster="lab",
+                            progress=counted)
+    fetched = stored.details["bytes_fetched"]
+    assert fetched > len(layer) and counted.seen == {"fetching blobs": [fetched, fetched]}
+
+    pushed_counts = Counted()
+    into = RegistryTarget(RegistryOptions(target.url))
+    restored = SOURCE.restore(repository, SOURCE.find(repository, stored.snapshot_id, cluster="lab"), into, progress=pushed_counts)
+    assert restored.details["bytes_pushed"] == fetched and pushed_counts.seen == {"pushing blobs": [fetched, fetched]}

@@ -9,14 +9,20 @@ kubekeeper depends on it, so a test can hold it to the API's costs:
   400 "field label not supported", as from the real server;
 - GET of one object, 404 Status for a missing one; POST creates (PVCs bind at once to a named static
   PV, as the PV controller would), 409 AlreadyExists for a second Job of the same name;
-- every request is logged (method, path, query), so tests count what a run cost.
+- every request is logged (method, path, query, and the credentials it carried), so tests count what a
+  run cost and see who asked;
+- `serve_in_cluster` serves it the way a pod sees the API: HTTPS with a cluster CA, and the pod's
+  service-account token, CA and namespace files.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import ipaddress
 import json
 import re
+import ssl
 import threading
 import uuid
 from collections.abc import Iterator
@@ -42,6 +48,7 @@ class Request:
     method: str
     path: str
     query: dict[str, str]
+    authorization: str = ""
 
 
 @dataclass
@@ -112,7 +119,7 @@ class Handler(BaseHTTPRequestHandler):
     def _record(self) -> tuple[str, dict[str, str]]:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        self.cluster.requests.append(Request(self.command, url.path, query))
+        self.cluster.requests.append(Request(self.command, url.path, query, self.headers.get("Authorization", "")))
         return url.path, query
 
     def _list(self, resource: str, namespace: str | None, query: dict[str, str], api_version: str = "v1") -> None:
@@ -196,6 +203,52 @@ def serve(cluster: FakeCluster, kubeconfig: Path) -> Iterator[Path]:
     }))
     try:
         yield kubeconfig
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A CA-less server certificate for 127.0.0.1 that is its own trust anchor (the pod's ca.crt)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver stand-in")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "server.crt", directory / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@contextmanager
+def serve_in_cluster(cluster: FakeCluster, service_account: Path, namespace: str, token: str) -> Iterator[int]:
+    """Serve `cluster` over HTTPS on 127.0.0.1 (a free port) and write what the kubelet mounts into a
+    pod at /var/run/secrets/kubernetes.io/serviceaccount: token, ca.crt, namespace. Yields the port."""
+    service_account.mkdir(parents=True, exist_ok=True)
+    cert, key = _self_signed(service_account.parent)
+    (service_account / "ca.crt").write_bytes(cert.read_bytes())
+    (service_account / "token").write_text(token)
+    (service_account / "namespace").write_text(namespace)
+    handler = type("BoundHandler", (Handler,), {"cluster": cluster})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()

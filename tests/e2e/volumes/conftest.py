@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -86,7 +86,7 @@ def kubeadm_like(kubelet_root: Path, host_root: Path) -> FakeCluster:
         "cache": host_root / "mnt/disks/ssd1",
         "remote-elsewhere": volumes / uid["worker-0"] / "volumes/kubernetes.io~csi/pvc-2e2f/mount",  # node-2's, not used here
     }
-    for name, path in dirs.items():
+    for path in dirs.values():
         path.mkdir(parents=True)
     c.dirs = dirs  # type: ignore[attr-defined]
     return c

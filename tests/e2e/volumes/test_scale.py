@@ -92,11 +92,12 @@ def test_one_node_backs_up_exactly_its_own_pvcs(which: str, scale, tmp_path: Pat
 
 def test_the_stand_in_pages_and_selects(scale, tmp_path: Path) -> None:
     """The stand-in must be able to make a run fail: lists come in pages, unknown fields are refused."""
+    from kubekeeper.kubeapi import KubeAccess
     from kubekeeper.volumes.kube import Cluster
 
     cluster, _ = scale
     with serve(cluster, tmp_path / "kubeconfig") as kubeconfig:
-        api = Cluster(kubeconfig)
+        api = Cluster.connect(KubeAccess(kubeconfig))
         cluster.requests.clear()
         assert len(api.list_pvs()) == PVCS + 2
         assert len([r for r in cluster.requests if r.path == "/api/v1/persistentvolumes"]) == math.ceil((PVCS + 2) / 500)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from kubekeeper.backup.backup_set import PartOutcome, SetReport, new_set_id, run_part
 from kubekeeper.errors import OperationFailed
@@ -85,3 +85,10 @@ def test_reports_and_json_output_never_carry_a_secret(tmp_path, capsys) -> None:
     print_json({"repository": "rest:https://u:tok-9f8e7d6c@nas/r", "n": 1, "ok": True})
     out = capsys.readouterr().out
     assert "tok-9f8e7d6c" not in out and '"ok": true' in out and '"n": 1' in out
+
+
+def test_set_id_time_is_utc_whatever_zone_it_is_given_in() -> None:
+    """The stamp ends in Z: a time given in another zone is converted, not relabelled."""
+    tokyo = timezone(timedelta(hours=9))
+    assert new_set_id(datetime(2026, 1, 1, 8, 30, 0, tzinfo=tokyo)).startswith("20251231T233000Z-")
+    assert new_set_id(datetime(2026, 1, 1, 8, 30, 0, tzinfo=UTC)).startswith("20260101T083000Z-")

@@ -12,10 +12,9 @@ import kubernetes_validate
 import pytest
 from ruamel.yaml import YAML
 
-from kubekeeper.errors import BadInput
-
 from kubekeeper.deploy.dispatch import NodeWork, node_job
 from kubekeeper.deploy.render import IMAGE, TEMPLATE_KEY, DeployOptions, render, write
+from kubekeeper.errors import BadInput
 from kubekeeper.volumes.model import PvcRef
 
 VERSIONS = ["1.28.0", "1.31.0"]
@@ -233,7 +232,7 @@ def test_pod_security_levels_are_as_strict_as_each_workload_allows() -> None:
 
 
 def test_privileged_pods_keep_what_least_privilege_allows() -> None:
-    for namespace, pod in pod_specs(everything(DeployOptions())):
+    for _, pod in pod_specs(everything(DeployOptions())):
         for c in pod["containers"]:
             sc = c["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True and "ALL" in sc["capabilities"]["drop"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubekeeper.errors import BadInput
+from kubekeeper.errors import BadInput, CommandNotFound
 from kubekeeper.etcd import restore
 
 CLUSTER = "m0=http://10.0.0.1:2380,m1=http://10.0.0.2:2380,m2=http://10.0.0.3:2380"
@@ -32,7 +32,7 @@ def test_restore_argv_same_flags_for_both_tools(tmp_path, kind):
     member = restore.MemberRestore.build("m0", CLUSTER, tmp_path / "d", token="tok")
     argv = restore.restore_argv(restore.RestoreTool(f"/bin/{kind}", kind), tmp_path / "s.db", member, tmp_path / "stage")
     assert argv[:4] == (f"/bin/{kind}", "snapshot", "restore", str(tmp_path / "s.db"))
-    flags = dict(zip(argv[4::2], argv[5::2]))
+    flags = dict(zip(argv[4::2], argv[5::2], strict=True))
     assert flags == {
         "--name": "m0", "--initial-cluster": CLUSTER, "--initial-cluster-token": "tok",
         "--initial-advertise-peer-urls": "http://10.0.0.1:2380", "--data-dir": str(tmp_path / "stage"),
@@ -74,8 +74,37 @@ def test_member_commands_pin_the_bump_and_never_print_credentials():
     assert all("--bump-revision 500" in c and "--repo" not in c and "***" not in c for _, c in commands)
 
 
-def test_tool_choice_by_version(tmp_path):
+def fake_tool(directory, name: str, version: str):
+    """An executable answering `<name> version` like etcdutl/etcdctl do (ETCDCTL_API=3 for etcdctl)."""
+    directory.mkdir(exist_ok=True)
+    path = directory / name
+    path.write_text(f"#!/bin/sh\n[ \"$1\" = version ] && echo '{name} version: {version}' && echo 'API version: {version[:3]}'\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_tool_choice_by_version(tmp_path, monkeypatch):
+    """A 3.5+ snapshot is restored with etcdutl, a 3.4 one with etcdctl of that minor version (both found
+    on PATH); a missing or wrong tool is named, and --etcdutl overrides the choice."""
     assert restore._minor("3.4.23") == (3, 4) and restore._minor("") == (0, 0)
+    both = tmp_path / "both"
+    fake_tool(both, "etcdutl", "3.5.16")
+    fake_tool(both, "etcdctl", "3.4.23")
+    monkeypatch.setenv("PATH", str(both))
+    new = restore.find_tool("3.5.16")
+    assert (new.kind, new.path, new.version, new.env) == ("etcdutl", str(both / "etcdutl"), "3.5.16", ())
+    assert restore.find_tool("").kind == "etcdutl"  # a snapshot without a recorded version: the current tool
+    old = restore.find_tool("3.4.23")
+    assert (old.kind, old.path, old.version, old.env) == ("etcdctl", str(both / "etcdctl"), "3.4.23", (("ETCDCTL_API", "3"),))
+
+    newer_only = tmp_path / "newer-only"
+    fake_tool(newer_only, "etcdctl", "3.5.16")
+    monkeypatch.setenv("PATH", str(newer_only))
+    with pytest.raises(CommandNotFound, match=r"etcdctl 3\.4 not found .*found etcdctl 3\.5\.16"):
+        restore.find_tool("3.4.23")
+    with pytest.raises(CommandNotFound, match="etcdutl"):
+        restore.find_tool("3.5.16")
+
     tool = restore.find_tool("3.5.1", override=restore.Path("/usr/bin/etcdctl"))
     assert tool.kind == "etcdctl" and ("ETCDCTL_API", "3") in tool.env and tool.version.startswith("3.5")
     with pytest.raises(BadInput, match="not an executable"):

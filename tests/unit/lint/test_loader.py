@@ -46,7 +46,7 @@ def test_multi_document_file_and_line_numbers_match_ruamel_round_trip(write):
     manifests = load_paths([str(path)]).manifests
     assert [m.name for m in manifests] == ["a", "c", "b"]
     docs = list(YAML().load_all(text))
-    for manifest, doc in zip(manifests, docs):
+    for manifest, doc in zip(manifests, docs, strict=True):
         assert manifest.line == doc.lc.line + 1
     b = manifests[2]
     first_container = b.obj["spec"]["template"]["spec"]["containers"][0]

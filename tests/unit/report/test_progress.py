@@ -22,21 +22,35 @@ def test_rich_transfer_adds_up_counts_from_threads() -> None:
         assert (task.description, task.total, task.completed) == ("fetching blobs", 40_000, 20_000)
 
 
-def test_no_terminal_no_bars(monkeypatch) -> None:
+def test_no_terminal_no_bars_but_phase_lines(monkeypatch) -> None:
+    """A CronJob's log gets the phase lines, never bar debris."""
     stream = io.StringIO()
-    monkeypatch.setattr(rendering, "stderr", Console(file=stream))
-    with rendering.rich_transfers("pushing blobs") as transfer:
+    monkeypatch.setattr(rendering, "stderr", Console(file=stream, width=200))
+    shown = rendering.console_progress(True)
+    shown.phase("backing up 2 volume(s) on node n1")
+    with shown.transfer("pushing blobs") as transfer:
         transfer.add_total(10)
         transfer.advance(10)
-    assert not isinstance(transfer, rendering.RichTransfer) and stream.getvalue() == ""
+    assert not isinstance(transfer, rendering.RichTransfer)
+    assert stream.getvalue() == "backing up 2 volume(s) on node n1\n"
 
 
-def test_resolve() -> None:
-    assert progress.resolve(False) is progress.silent
-    assert progress.resolve(rendering.rich_transfers) is rendering.rich_transfers
-    progress.show_with(rendering.rich_transfers)
-    try:
-        assert progress.resolve(True) is rendering.rich_transfers
-    finally:
-        progress.show_with(progress.silent)
-    assert progress.resolve(True) is progress.silent
+def test_not_shown_is_silent(monkeypatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(rendering, "stderr", Console(file=stream, force_terminal=True))
+    quiet = rendering.console_progress(False)
+    assert quiet is progress.SILENT
+    quiet.phase("backing up")
+    with quiet.transfer("fetching blobs") as transfer:
+        transfer.add_total(10)
+        transfer.advance(10)
+    assert stream.getvalue() == ""
+
+
+def test_a_terminal_gets_a_bar(monkeypatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(rendering, "stderr", Console(file=stream, force_terminal=True, width=120))
+    with rendering.console_progress(True).transfer("fetching blobs") as transfer:
+        transfer.add_total(2048)
+        transfer.advance(2048)
+    assert isinstance(transfer, rendering.RichTransfer) and "fetching blobs" in stream.getvalue()

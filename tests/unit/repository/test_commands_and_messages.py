@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from kubekeeper.errors import BadInput, CommandFailed
@@ -64,6 +63,9 @@ def test_lock_names_holder_and_since():
         ("Fatal: unable to open config file: stat /x/config: no such file or directory\nIs there a repository at the following location?\n/x", messages.RepositoryNotFound),
         ('Fatal: unable to open config file: Stat: Get "http://127.0.0.1:1/b/": dial tcp 127.0.0.1:1: connect: connection refused\nIs there a repository at the following location?', messages.BackendUnreachable),
         ("subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused\nFatal: unable to open repository at sftp:x: unable to start the sftp session, error: EOF", messages.BackendUnreachable),
+        # restic 0.18 --json (an empty directory backed up), and 0.14's plain text
+        ('{"message_type":"exit_error","code":1,"message":"Fatal: unable to save snapshot: snapshot is empty"}\n', messages.EmptySnapshot),
+        ("Fatal: unable to save snapshot: snapshot is empty\n", messages.EmptySnapshot),
     ],
 )
 def test_classification(stderr, kind):
@@ -92,7 +94,7 @@ def test_rest_wrong_credentials_is_access_denied_never_create_one():
 @pytest.mark.parametrize(("code", "kind", "exit_code"), [(10, messages.RepositoryNotFound, 10), (11, messages.RepositoryLocked, 11),
                                                          (12, messages.WrongPassword, 12)])
 def test_restic_017_exit_codes_map_to_ours(code, kind, exit_code):
-    stderr = '{"message_type":"exit_error","code":%d,"message":"Fatal: something"}\n' % code
+    stderr = f'{{"message_type":"exit_error","code":{code},"message":"Fatal: something"}}\n'
     error = classify(stderr, code)
     assert type(error) is kind and error.exit_code == exit_code
 

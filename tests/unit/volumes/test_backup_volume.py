@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubekeeper.backup.volume import backup_one, backup_volumes, root_from_tags, root_tag
+from kubekeeper.backup.sources.volume import backup_one, backup_volumes, root_from_tags, root_tag
 from kubekeeper.errors import OperationFailed
 from kubekeeper.repository import BackupSummary
 from kubekeeper.volumes import objects
-from kubekeeper.volumes.model import NOT_MOUNTED, Hook, Problem, PvcRef, VolumeSource
+from kubekeeper.volumes.model import NOT_MOUNTED, Hook, LocatedVolume, Problem, PvcRef
 
 
 @dataclass
@@ -41,10 +41,10 @@ class FakeExec:
         return (1, "boom\n") if command[0] == self.fail_on else (0, "")
 
 
-def source(tmp_path: Path, hooks: bool = True) -> VolumeSource:
+def source(tmp_path: Path, hooks: bool = True) -> LocatedVolume:
     pre = Hook("apps", "db-0", "db", ("freeze",)) if hooks else None
     post = Hook("apps", "db-0", "db", ("thaw",)) if hooks else None
-    return VolumeSource(PvcRef("apps", "db"), tmp_path, "n1", "pv-1", "fast", "csi", pre, post, {"metadata": {"name": "db"}}, {"metadata": {"name": "pv-1"}})
+    return LocatedVolume(PvcRef("apps", "db"), tmp_path, "n1", "pv-1", "fast", "csi", pre, post, {"metadata": {"name": "db"}}, {"metadata": {"name": "pv-1"}})
 
 
 def test_hooks_wrap_the_backup_and_tags_are_complete(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubekeeper.volumes.locate import kubelet_view, locate
-from kubekeeper.volumes.model import PvcRef, VolumeSource
+from kubekeeper.volumes.model import LocatedVolume, PvcRef
 
 DYNAMIC = {"volume.kubernetes.io/storage-provisioner": "rbd.csi.ceph.com"}
 
@@ -71,7 +71,7 @@ def test_same_claim_name_in_another_namespace_is_not_mine(tmp_path: Path) -> Non
     (tmp_path / "pods/uid-db/volumes/kubernetes.io~csi/pv-db/mount").mkdir(parents=True)
     api = Recorder({"db": claim("db", "pv-db", DYNAMIC)}, {}, [pod("db", "n1", ["db"]), pod("db2", "n2", ["db"], ns="other")])
     sources, _ = locate(api, all_pvcs=True, node="n1", kubelet_root=tmp_path)
-    assert [s.ref for s in sources] == [PvcRef("apps", "db")] and isinstance(sources[0], VolumeSource)
+    assert [s.ref for s in sources] == [PvcRef("apps", "db")] and isinstance(sources[0], LocatedVolume)
 
 
 def test_named_pvc_elsewhere_lists_its_namespace_only_then(tmp_path: Path) -> None:

@@ -8,7 +8,17 @@ import pytest
 
 from kubekeeper.errors import BadInput
 from kubekeeper.volumes import paths
-from kubekeeper.volumes.model import ELSEWHERE, MISSING, NO_PATH, NOT_MOUNTED, UNBOUND, UNSUPPORTED, Problem, PvcRef, VolumeSource
+from kubekeeper.volumes.model import (
+    ELSEWHERE,
+    MISSING,
+    NO_PATH,
+    NOT_MOUNTED,
+    UNBOUND,
+    UNSUPPORTED,
+    LocatedVolume,
+    Problem,
+    PvcRef,
+)
 from kubekeeper.volumes.resolve import resolve
 
 ROOT = Path("/var/lib/kubelet")
@@ -41,7 +51,7 @@ def run(claim, volume, pods, exists=lambda p: True, node="n1", host_root=Path("/
 
 def test_csi_path() -> None:
     found = run(pvc(), pv({"csi": {"driver": "x"}}), [pod("n1")])
-    assert isinstance(found, VolumeSource)
+    assert isinstance(found, LocatedVolume)
     assert found.path == ROOT / "pods/u1/volumes/kubernetes.io~csi/pv-1/mount"
     assert found.tag_details() == {"namespace": "apps", "pvc": "data", "pv": "pv-1", "node": "n1", "storageclass": "fast"}
 

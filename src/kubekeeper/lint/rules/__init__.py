@@ -5,11 +5,13 @@ and a generator `check(workload, context)` yielding Violations. Rules know nothi
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from kubekeeper.lint.model import Manifest, Violation
 from kubekeeper.lint.profiles import RESOURCE_CHECKS, Profile
@@ -69,6 +71,4 @@ def summary(rule: Any) -> str:
 
 
 def documentation(rule: Any) -> str:
-    import inspect
-
     return inspect.cleandoc(rule.__doc__ or "")

@@ -7,7 +7,7 @@ DaemonSet or Job instead.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.rules import Context

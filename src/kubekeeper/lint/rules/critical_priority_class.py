@@ -9,7 +9,7 @@ namespace (kube-system) or by `--critical-selector` should say so with a Priorit
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.rules import Context

@@ -9,7 +9,7 @@ container, init containers included, with requests equal to limits - or the same
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.qos import BEST_EFFORT, GUARANTEED

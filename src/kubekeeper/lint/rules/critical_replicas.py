@@ -7,7 +7,7 @@ down during every node drain, rollout or node failure; with an HPA, its minRepli
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.rules import Context

@@ -17,7 +17,8 @@ DaemonSets run one pod per node already and are not checked.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.rules import Context

@@ -9,7 +9,7 @@ CronJob altogether: "Too many missed start times (> 100)"). Set it to the latest
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.rules import Context

@@ -11,7 +11,8 @@ configuration` annotation is checked instead, when present.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.rules import Context

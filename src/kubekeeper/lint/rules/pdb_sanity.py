@@ -13,7 +13,8 @@ pods are looked at (policy/v1: an empty selector matches every pod of the namesp
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.rules import Context

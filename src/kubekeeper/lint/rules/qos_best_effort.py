@@ -8,7 +8,7 @@ cares about should run BestEffort.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.qos import BEST_EFFORT, EVICTION_TEXT

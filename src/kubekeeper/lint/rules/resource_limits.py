@@ -11,7 +11,7 @@ three. Switch one for a run with `--ignore memory-limit` or `--require cpu-limit
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.rules import Context

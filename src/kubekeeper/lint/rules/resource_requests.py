@@ -12,7 +12,7 @@ for a run with `--ignore cpu-request`, or on with `--require ephemeral-storage-r
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.rules import Context

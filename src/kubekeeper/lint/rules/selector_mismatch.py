@@ -9,7 +9,8 @@ the mistake fails CI instead of the rollout.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from kubekeeper.lint.model import Violation
 from kubekeeper.lint.rules import Context

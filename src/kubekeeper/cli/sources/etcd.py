@@ -1,4 +1,5 @@
-"""`kubekeeper backup etcd` and `kubekeeper restore etcd` (added to the groups of cli/groups.py)."""
+"""`kubekeeper backup etcd` and `kubekeeper restore etcd`: options -> the etcd source
+(backup/sources/etcd.py) -> render. Added to the groups of cli/groups.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from kubekeeper.backup.etcd import EtcdSource, find_snapshot, restore_member
+from kubekeeper.backup.sources.etcd import SOURCE, EtcdOrigin, EtcdTarget
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.etcd_options import CACERT_OPTION, CERT_OPTION, ENDPOINTS_OPTION, KEY_OPTION, connection
 from kubekeeper.cli.groups import backup_app, restore_app
@@ -24,6 +25,7 @@ from kubekeeper.cli.options import (
 from kubekeeper.errors import BadInput
 from kubekeeper.etcd import restore as etcd_restore
 from kubekeeper.report.console import print_json, stderr, stdout
+from kubekeeper.report.progress import console_progress
 
 
 @backup_app.command("etcd")
@@ -51,7 +53,8 @@ def backup_etcd_command(
     parsed, tls = connection(endpoints, cacert, cert, key)
     repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file,
                                  compression=compression)
-    result = EtcdSource(parsed, tls, attempts=attempts, leader_wait=leader_wait).back_up(repository, cluster)
+    origin = EtcdOrigin(tuple(parsed), tls, attempts=attempts, leader_wait=leader_wait)
+    result = SOURCE.back_up(repository, origin, cluster=cluster, progress=console_progress(output_format is Format.text))
     if output_format is Format.json:
         print_json(result.as_json())
         return
@@ -99,7 +102,7 @@ def restore_etcd_command(
     """
     members = etcd_restore.parse_initial_cluster(initial_cluster)
     repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
-    chosen = find_snapshot(repository, snapshot, cluster)
+    chosen = SOURCE.find(repository, snapshot, cluster=cluster)
     if print_commands:
         target = str(data_dir) if data_dir else "/var/lib/etcd"
         commands = etcd_restore.member_commands(chosen.id, members, target, token, repository.spec.display, cluster, bump_revision)
@@ -114,24 +117,23 @@ def restore_etcd_command(
     if not name or data_dir is None:
         raise BadInput("restore etcd needs --name and --data-dir (or --print-commands)")
     member = etcd_restore.MemberRestore.build(name, initial_cluster, data_dir, peer_urls, token)
-    outcome = restore_member(repository, chosen, member, force=force, tool_path=etcdutl, bump=bump_revision)
+    into = EtcdTarget(member, force=force, tool=etcdutl, bump=bump_revision)
+    outcome = SOURCE.restore(repository, chosen, into, progress=console_progress(output_format is Format.text))
     if output_format is Format.json:
         print_json(outcome.as_json())
         return
-    if outcome.moved_aside:
-        stderr.print(f"moved the old data dir aside to {outcome.moved_aside}", markup=False)
-    stdout.print(
-        f"restored snapshot {chosen.short_id} (revision {outcome.as_json()['details'].get('revision', '?')}) into "
-        f"{outcome.data_dir} for member {name} with {outcome.tool}",
-        markup=False,
-    )
-    if outcome.bump:
-        stdout.print(f"revision bumped by {outcome.bump:,}: {outcome.snapshot_revision} -> {outcome.restored_revision} "
+    d = outcome.details
+    if d["moved_aside"]:
+        stderr.print(f"moved the old data dir aside to {d['moved_aside']}", markup=False)
+    stdout.print(f"restored snapshot {chosen.short_id} (revision {d['details'].get('revision', '?')}) into {d['data_dir']} for member {name} with {d['tool']}",
+                 markup=False)
+    if d["bump_revision"]:
+        stdout.print(f"revision bumped by {d['bump_revision']:,}: {d['snapshot_revision']} -> {d['restored_revision']} "
                      "(older revisions marked compacted; watches re-list instead of seeing time go backwards)", markup=False)
     else:
         stderr.print("warning: revision NOT bumped; restart every kube-apiserver after the restore", markup=False)
     if snapshot == "latest" and len(members) > 1:
-        stdout.print(f"restore the other members with --snapshot {chosen.id} --bump-revision {outcome.bump}, not 'latest' "
+        stdout.print(f"restore the other members with --snapshot {chosen.id} --bump-revision {d['bump_revision']}, not 'latest' "
                      "(all must use the same snapshot and bump)", markup=False)
 
 

@@ -1,4 +1,5 @@
-"""`kubekeeper backup registry` and `kubekeeper restore registry` (thin: options -> library -> render)."""
+"""`kubekeeper backup registry` and `kubekeeper restore registry`: options -> the registry source
+(backup/sources/registry.py) -> render."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from kubekeeper.backup.registry import RegistrySource, RestoreRequest, default_cache, restore_registry
+from kubekeeper.backup.sources.registry import SOURCE, RegistryOrigin, RegistryTarget, default_cache
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.groups import backup_app, restore_app
 from kubekeeper.cli.options import (
@@ -26,6 +27,7 @@ from kubekeeper.errors import BadInput
 from kubekeeper.registry import auth
 from kubekeeper.registry.client import RegistryOptions, normalize_url
 from kubekeeper.report.console import print_json, stdout
+from kubekeeper.report.progress import console_progress
 
 REGISTRY_OPTION = typer.Option(..., "--registry", envvar="KUBEKEEPER_REGISTRY", show_envvar=True,
                                help="Registry URL; https:// is assumed without a scheme, http:// only when given.")
@@ -76,9 +78,8 @@ def backup_registry_command(
     repository = open_repository(repo, password_file, password_command=password_command, repository_file=repository_file,
                                  compression=compression)
     host = normalize_url(registry)[1]
-    source = RegistrySource(options, cache or default_cache() / host.replace(":", "_"), harbor, tuple(project),
-                            progress=not no_progress)
-    result = source.back_up(repository, cluster)
+    origin = RegistryOrigin(options, cache or default_cache() / host.replace(":", "_"), harbor, tuple(project))
+    result = SOURCE.back_up(repository, origin, cluster=cluster, progress=console_progress(not no_progress))
     if output is Format.json:
         print_json(result.as_json())
         return
@@ -110,12 +111,14 @@ def restore_registry_command(
     """Push a snapshot's images into a registry: blobs (skip/mount/upload), manifests children-first, tags."""
     repository = open_repository(repo, password_file, password_command=password_command, repository_file=repository_file)
     options = registry_options(registry, username, password_stdin, cacert, insecure, concurrency)
-    report = restore_registry(repository, RestoreRequest(options, snapshot, cluster, tuple(project_map), harbor, workdir,
-                                                         progress=not no_progress))
+    target = RegistryTarget(options, tuple(project_map), harbor, workdir)
+    restored = SOURCE.restore(repository, SOURCE.find(repository, snapshot, cluster=cluster, target=target), target,
+                              progress=console_progress(not no_progress))
+    report = restored.details
     if output is Format.json:
-        print_json(report)
+        print_json(restored.as_json())
         return
-    stdout.print(f"registry {report['registry']}: restored snapshot {report['snapshot_id'][:8]} — "
+    stdout.print(f"registry {report['registry']}: restored snapshot {restored.snapshot_id[:8]} — "
                  f"{report['repositories']} repositories, {report['tags']} tags; blobs uploaded {report['blobs_pushed']}, "
                  f"mounted {report['blobs_mounted']}, already present {report['blobs_present']}")
 

@@ -1,13 +1,14 @@
-"""`backup volume` and `restore volume`: parse, call kubekeeper.backup.volume(_restore), render."""
+"""`backup volume` and `restore volume`: options -> the volume source (backup/sources/volume.py) -> render."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from kubekeeper.backup.volume import VolumeResult, backup_volumes
-from kubekeeper.backup.volume_restore import restore_volume
+from kubekeeper.backup.source import BackupResult, PartlyStored
+from kubekeeper.backup.sources.volume import SOURCE, VolumeOrigin, VolumeTarget
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.groups import backup_app, restore_app
 from kubekeeper.cli.options import (
@@ -24,29 +25,27 @@ from kubekeeper.cli.options import (
     snapshot_option,
 )
 from kubekeeper.errors import BadInput, OperationFailed
-from kubekeeper.report.console import print_json, stderr, stdout
-from kubekeeper.volumes.model import PvcRef, VolumeSource
+from kubekeeper.kubeapi import KubeAccess
+from kubekeeper.report.console import print_json, stdout
+from kubekeeper.report.progress import console_progress
+from kubekeeper.volumes.model import PvcRef
 
 KUBELET_ROOT_OPTION = typer.Option(Path("/var/lib/kubelet"), "--kubelet-root", help="The kubelet's root directory as this process sees it.")
 HOST_ROOT_OPTION = typer.Option(Path("/"), "--host-root", help="The node's / as this process sees it (hostPath and local PVs).")
 NODE_OPTION = typer.Option(None, "--node", help="This node's name; default $NODE_NAME, then the hostname.")
 
 
-def _cluster(kubeconfig: Path | None, context: str | None):
-    from kubekeeper.volumes.kube import Cluster
-
-    return Cluster(kubeconfig, context)
-
-
-def _render(results: list[VolumeResult], fmt: Format) -> None:
+def _render(result: BackupResult, fmt: Format) -> None:
+    volumes: list[dict[str, Any]] = result.details.get("volumes") or []
     if fmt is Format.json:
-        print_json({"volumes": [r.to_dict() for r in results]})
+        print_json({"volumes": volumes})
         return
-    for r in results:
-        if r.status == "ok":
-            stdout.print(f"{r.pvc}: snapshot {r.snapshot} ({r.files} files, {r.bytes_processed} bytes read, {r.bytes_added} added, {r.duration_seconds:.1f}s)", markup=False, highlight=False)
+    for r in volumes:
+        if r["status"] == "ok":
+            stdout.print(f"{r['pvc']}: snapshot {r['snapshot']} ({r['files']} files, {r['bytes_processed']} bytes read, "
+                         f"{r['bytes_added']} added, {r['duration_seconds']:.1f}s)", markup=False, highlight=False)
         else:
-            stdout.print(f"{r.pvc}: {r.status}: {r.message}", markup=False, highlight=False)
+            stdout.print(f"{r['pvc']}: {r['status']}: {r['message']}", markup=False, highlight=False)
 
 
 @backup_app.command("volume")
@@ -78,42 +77,35 @@ def backup_volume(
 
     With --all-pvcs the API cost is one LIST of this node's running pods plus one GET per PVC they
     mount (and per PV where the PV is needed), whatever the size of the cluster."""
-    from kubekeeper.volumes.hooks import allowed_in
-    from kubekeeper.volumes.locate import locate, this_node
-
-    refs = [PvcRef.parse(p) for p in pvc]
+    refs = tuple(PvcRef.parse(p) for p in pvc)
     if not all_pvcs and not refs:
         raise BadInput("give --pvc NS/NAME (repeatable) or --all-pvcs")
     if source_dir is not None and all_pvcs:
         raise BadInput("--source-dir backs up one directory: give exactly one --pvc, not --all-pvcs")
     repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file,
                                  compression=compression)
-    node_name = this_node(node)
-    executor = None
+    directories: tuple[tuple[PvcRef, Path], ...] = ()
     if source_dir is not None:
         if len(refs) != 1:
             raise BadInput("--source-dir backs up one directory: give exactly one --pvc")
         if not source_dir.is_dir():
             raise BadInput(f"--source-dir {source_dir} is not a directory")
-        sources, problems = [VolumeSource(refs[0], source_dir.resolve(), node_name)], []
-    else:
-        cluster = _cluster(kubeconfig, context)
-        executor = cluster
-        sources, problems = locate(cluster, refs, all_pvcs=all_pvcs, namespace=namespace, node=node_name, kubelet_root=kubelet_root, host_root=host_root)
-        if no_hooks and hook_namespace:
-            raise BadInput("give --no-hooks or --hook-namespace, not both")
-        sources, refused = allowed_in(sources, set() if no_hooks else (set(hook_namespace) if hook_namespace else None))
-        problems = [*problems, *refused]
-    if fmt is Format.text:
-        stderr.print(f"backing up {len(sources)} volume(s) on node {node_name}", markup=False, highlight=False)
-    results = backup_volumes(
-        repository, sources, problems, cluster=cluster_name, excludes=exclude, concurrency=concurrency,
-        executor=executor, hook_timeout=hook_timeout, strict=not all_pvcs, lookup_parents=source_dir is None, named=refs,
+        directories = ((refs[0], source_dir),)
+    elif no_hooks and hook_namespace:
+        raise BadInput("give --no-hooks or --hook-namespace, not both")
+    origin = VolumeOrigin(
+        pvcs=refs, all_pvcs=all_pvcs, namespace=namespace, directories=directories, excludes=tuple(exclude),
+        concurrency=concurrency, hook_namespaces=frozenset() if no_hooks else (frozenset(hook_namespace) if hook_namespace else None),
+        hook_timeout=hook_timeout, kube=KubeAccess(kubeconfig, context), node=node, kubelet_root=kubelet_root, host_root=host_root,
     )
-    _render(results, fmt)
-    failed = [r for r in results if r.status == "failed"]
-    if failed:
-        raise OperationFailed(f"{len(failed)} of {len(results)} volume(s) not backed up: {', '.join(r.pvc for r in failed)}")
+    try:
+        result = SOURCE.back_up(repository, origin, cluster=cluster_name, progress=console_progress(fmt is Format.text))
+    except PartlyStored as exc:
+        _render(exc.result, fmt)
+        volumes: list[dict[str, Any]] = exc.result.details.get("volumes") or []
+        failed = [v["pvc"] for v in volumes if v["status"] == "failed"]
+        raise OperationFailed(f"{len(failed)} of {len(volumes)} volume(s) not backed up: {', '.join(failed)}") from None
+    _render(result, fmt)
 
 
 @restore_app.command("volume")
@@ -137,20 +129,17 @@ def restore_volume_command(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Restore a PVC's data: same end state as `rsync -a --delete`, nothing deleted before the copy is complete."""
-    from kubekeeper.volumes.locate import this_node
-
     ref = PvcRef.parse(pvc)
     repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
-    cluster = _cluster(kubeconfig, context) if (target is None or recreate) else None
-    result = restore_volume(
-        repository, ref, cluster_name=cluster_name, snapshot=snapshot, target=target, cluster=cluster, recreate=recreate,
-        node=this_node(node), kubelet_root=kubelet_root, host_root=host_root, wait_timeout=wait_timeout,
-    )
+    destination = VolumeTarget(ref, target, recreate, KubeAccess(kubeconfig, context), node, kubelet_root, host_root, wait_timeout)
+    restored = SOURCE.restore(repository, SOURCE.find(repository, snapshot, cluster=cluster_name, target=destination), destination,
+                              progress=console_progress(fmt is Format.text))
     if fmt is Format.json:
-        print_json(result.to_dict())
+        print_json(restored.as_json())
     else:
-        created = f" (created {', '.join(result.recreated)})" if result.recreated else ""
-        stdout.print(f"{result.pvc}: snapshot {result.snapshot} restored into {result.target}{created}", markup=False, highlight=False)
+        d = restored.details
+        created = f" (created {', '.join(d['recreated'])})" if d["recreated"] else ""
+        stdout.print(f"{d['pvc']}: snapshot {d['snapshot']} restored into {d['target']}{created}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
