@@ -5,7 +5,9 @@ then `restic backup` of that layout. Same registry, one run.
 Measures (written to bench/results/registry.json + registry.png; BENCH_COMPRESSION=auto|max|off, default
 auto, goes to every restic and names the file registry-compression-<mode>.json when not auto):
 - backup wall time (kubekeeper: sync into the layout + restic backup; skopeo: sync every repository;
-  dedup script: skopeo copy into one layout + restic backup)
+  dedup script: skopeo copy into one layout + restic backup), in rounds (--rounds, default 3) that
+  rotate which goes first, each from scratch (fresh repositories, layouts, caches and dirs), with the
+  load average recorded; ratios best and median as bench/rounds.py forms them, goals on the median
 - bytes stored vs the registry's unique blob bytes (skopeo stores each image separately)
 - restore into an empty registry (kubekeeper restore vs skopeo syncing the dirs back)
 - peak memory while backing up a registry holding one 1 GB layer: kubekeeper and its restic together
@@ -13,7 +15,7 @@ auto, goes to every restic and names the file registry-compression-<mode>.json w
 Goals (each reported met or missed in "goals"): backup <= 1/3 of skopeo's time, bytes stored <= 1.05x
 the registry's unique blob bytes, peak memory of kubekeeper with restic <= 200 MiB.
 
-Usage: .venv/bin/python bench/bench_registry.py [--images 36] [--shared-mb 16] [--big-mb 1024]
+Usage: .venv/bin/python bench/bench_registry.py [--images 36] [--shared-mb 16] [--big-mb 1024] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.memory import TreeSampler  # noqa: E402
+from bench.rounds import load1, order, ratios, spread  # noqa: E402
 from tests.e2e.registry.sandbox import Filler, inventory, start_registry  # noqa: E402
 
 PY = ROOT / ".venv" / "bin" / "python"
@@ -41,6 +44,7 @@ SUFFIX = "" if COMPRESSION == "auto" else f"-compression-{COMPRESSION}"
 
 def dedup_script_backup(src, inventory_: dict[str, dict[str, str]], layout: Path, repo: Path, env: dict[str, str]) -> float:
     """The stronger peer: every tag `skopeo copy --all` into one shared OCI layout, then restic backup."""
+    os.sync()
     start = time.perf_counter()
     for name, tags in sorted(inventory_.items()):
         for tag in sorted(t for t in tags if not t.startswith("@")):
@@ -48,6 +52,16 @@ def dedup_script_backup(src, inventory_: dict[str, dict[str, str]], layout: Path
                             f"oci:{layout}:{name}:{tag}"], check=True, capture_output=True)
     subprocess.run(["restic", "backup", "-q", "--compression", COMPRESSION, "--repo", str(repo), str(layout)], env=env, check=True,
                    capture_output=True)
+    return time.perf_counter() - start
+
+
+def skopeo_sync_backup(src, repos: list[str], target: Path) -> float:
+    """The `skopeo sync --all` peer: every repository into a dir tree (no dedup across images)."""
+    os.sync()
+    start = time.perf_counter()
+    for name in repos:
+        subprocess.run(["skopeo", "sync", "--all", "--src", "docker", "--dest", "dir", "--src-tls-verify=false",
+                        f"{src.host}/{name}", str(target / name.split("/")[0])], check=True, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -66,13 +80,14 @@ GOALS = (
 
 
 def judge(result: dict) -> list[dict[str, object]]:
-    """Each goal met or missed: {"goal", "figure", "value", "max", "met"}."""
+    """Each goal met or missed: {"goal", "figure", "value", "max", "met"} (backup ratios: the median over rounds)."""
     return [{"goal": words, "figure": f"{section}.{figure}", "value": result[section][figure], "max": limit,
              "met": result[section][figure] <= limit} for section, figure, limit, words in GOALS]
 
 
 def run_timed(argv: list[str], env: dict[str, str]) -> tuple[float, TreeSampler, dict | None]:
     """Wall seconds, the memory of the process and its children (sampled), parsed JSON stdout if any."""
+    os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with TreeSampler(proc.pid) as memory:
@@ -102,6 +117,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=36)  # sharing like a real registry: many tags, few bases
     parser.add_argument("--shared-mb", type=int, default=16)
     parser.add_argument("--big-mb", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kk-bench-registry-"))
     env = {**os.environ, "RESTIC_PASSWORD": "bench", "RESTIC_CACHE_DIR": str(work / "restic-cache")}
@@ -115,21 +131,45 @@ def main() -> None:
         unique = du(Path(src.workdir / "data" / "docker" / "registry" / "v2" / "blobs"))
         repos = sorted(inventory(src))
 
-        repo = work / "restic"
-        subprocess.run(["restic", "init", "--repo", str(repo)], env=env, check=True, capture_output=True)
         kk = [str(PY), "-m", "kubekeeper"]
-        kk_backup, _, kk_doc = run_timed(kk + ["backup", "registry", "--registry", src.url, "--repo", str(repo),
-                                                "--cache", str(work / "cache"), "--no-progress", "--format", "json",
-                                                "--compression", COMPRESSION], env)
-        dedup_repo = work / "restic-dedup"
-        subprocess.run(["restic", "init", "--repo", str(dedup_repo)], env=env, check=True, capture_output=True)
-        dedup_backup = dedup_script_backup(src, inventory(src), work / "oci-layout", dedup_repo, env)
-        sk_start = time.perf_counter()
-        for name in repos:
-            subprocess.run(["skopeo", "sync", "--all", "--src", "docker", "--dest", "dir", "--src-tls-verify=false",
-                            f"{src.host}/{name}", str(work / "skopeo" / name.split("/")[0])], check=True, capture_output=True)
-        sk_backup = time.perf_counter() - sk_start
+
+        def fresh_repo(path: Path) -> Path:
+            shutil.rmtree(path, ignore_errors=True)
+            subprocess.run(["restic", "init", "--repo", str(path)], env=env, check=True, capture_output=True)
+            return path
+
+        def kubekeeper() -> float:
+            shutil.rmtree(work / "cache", ignore_errors=True)
+            elapsed, _, doc = run_timed(kk + ["backup", "registry", "--registry", src.url, "--repo", str(fresh_repo(work / "restic")),
+                                              "--cache", str(work / "cache"), "--no-progress", "--format", "json",
+                                              "--compression", COMPRESSION], env)
+            reports.append(doc)
+            return elapsed
+
+        def dedup_script() -> float:
+            shutil.rmtree(work / "oci-layout", ignore_errors=True)
+            return dedup_script_backup(src, inventory(src), work / "oci-layout", fresh_repo(work / "restic-dedup"), env)
+
+        def skopeo_sync() -> float:
+            shutil.rmtree(work / "skopeo", ignore_errors=True)
+            return skopeo_sync_backup(src, repos, work / "skopeo")
+
+        sides = {"kubekeeper": kubekeeper, "dedup_script": dedup_script, "skopeo_sync": skopeo_sync}
+        reports: list[dict | None] = []
+        times: dict[str, list[float]] = {name: [] for name in sides}
+        loads: list[float] = []
+        orders: list[list[str]] = []
+        for n in range(args.rounds):
+            loads.append(load1())
+            orders.append(order(list(sides), n))
+            for name in orders[-1]:
+                times[name].append(sides[name]())
+            print(f"round {n + 1}/{args.rounds} load {loads[-1]}:", {k: round(v[-1], 2) for k, v in times.items()}, flush=True)
+        repo, dedup_repo = work / "restic", work / "restic-dedup"  # as the last round left them
+        kk_doc = reports[-1]
         kk_stored, sk_stored, dedup_stored = du(repo), du(work / "skopeo"), du(dedup_repo)
+        over_skopeo = ratios(times["kubekeeper"], times["skopeo_sync"])
+        over_dedup = ratios(times["kubekeeper"], times["dedup_script"])
 
         kk_restore, _, _ = run_timed(kk + ["restore", "registry", "--registry", kk_dst.url, "--repo", str(repo),
                                            "--no-progress", "--format", "json"], env)
@@ -168,14 +208,24 @@ def main() -> None:
                       "machine": f"{os.cpu_count()} cores", "skopeo": subprocess.run(["skopeo", "--version"], capture_output=True, text=True).stdout.strip(),
                       "restic": subprocess.run(["restic", "version"], capture_output=True, text=True).stdout.strip()},
             "compression": COMPRESSION,
-            "backup_seconds": {"kubekeeper": round(kk_backup, 2), "skopeo_sync": round(sk_backup, 2),
-                               "dedup_script": round(dedup_backup, 2),
-                               "ratio_kubekeeper_over_skopeo": round(kk_backup / sk_backup, 3),
-                               "ratio_kubekeeper_over_dedup_script": round(kk_backup / dedup_backup, 3)},
+            "rounds": args.rounds,
+            "load_1m": loads,
+            "order": orders,
+            "backup_seconds": {"kubekeeper": [round(t, 2) for t in times["kubekeeper"]],
+                               "skopeo_sync": [round(t, 2) for t in times["skopeo_sync"]],
+                               "dedup_script": [round(t, 2) for t in times["dedup_script"]],
+                               "spread": {name: spread(values) for name, values in times.items()},
+                               "ratio_kubekeeper_over_skopeo": over_skopeo["median"],
+                               "ratio_kubekeeper_over_skopeo_best": over_skopeo["best"],
+                               "ratio_kubekeeper_over_skopeo_per_round": over_skopeo["per_round"],
+                               "ratio_kubekeeper_over_dedup_script": over_dedup["median"],
+                               "ratio_kubekeeper_over_dedup_script_best": over_dedup["best"],
+                               "ratio_kubekeeper_over_dedup_script_per_round": over_dedup["per_round"]},
             "bytes_stored": {"kubekeeper_restic_repo": kk_stored, "skopeo_dir": sk_stored, "dedup_script_restic_repo": dedup_stored,
                              "kubekeeper_over_unique": round(kk_stored / unique, 3), "skopeo_over_unique": round(sk_stored / unique, 3)},
             "restore_seconds": {"kubekeeper": round(kk_restore, 2), "skopeo_sync": round(sk_restore, 2),
-                                "ratio_kubekeeper_over_skopeo": round(kk_restore / sk_restore, 3)},
+                                "ratio_kubekeeper_over_skopeo": round(kk_restore / sk_restore, 3),
+                                "note": "one run each (after the last backup round), into an empty registry"},
             "memory_1gb_layer": {"layer_mb": args.big_mb,
                                  "peak_rss_mb_kubekeeper_with_restic": round(big_memory.peak_tree_rss / 2**20, 1),
                                  "peak_rss_mb_own": {name: round(rss / 2**20, 1) for name, rss in sorted(own.items())},
@@ -190,7 +240,7 @@ def main() -> None:
         result["met"] = all(goal["met"] for goal in result["goals"])
         out = ROOT / "bench" / "results" / f"registry{SUFFIX}.json"
         out.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps({k: v for k, v in result.items() if k != "kubekeeper_backup_report"}, indent=2))
+        print(json.dumps({k: result[k] for k in ("backup_seconds", "bytes_stored", "restore_seconds", "memory_1gb_layer", "goals")}, indent=2))
         chart(result, out.with_suffix(".png"))
     finally:
         for r in started:
@@ -207,18 +257,22 @@ def chart(result: dict, path: Path) -> None:
         return
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     labels = ["backup", "restore"]
-    kk = [result["backup_seconds"]["kubekeeper"], result["restore_seconds"]["kubekeeper"]]
-    sk = [result["backup_seconds"]["skopeo_sync"], result["restore_seconds"]["skopeo_sync"]]
+    spread_ = result["backup_seconds"]["spread"]
+    kk = [spread_["kubekeeper"]["median"], result["restore_seconds"]["kubekeeper"]]
+    sk = [spread_["skopeo_sync"]["median"], result["restore_seconds"]["skopeo_sync"]]
+    dd = [spread_["dedup_script"]["median"], 0]
     x = range(len(labels))
-    a.bar([i - 0.2 for i in x], kk, 0.4, label="kubekeeper")
-    a.bar([i + 0.2 for i in x], sk, 0.4, label="skopeo sync --all")
+    a.bar([i - 0.27 for i in x], kk, 0.27, label="kubekeeper")
+    a.bar([i for i in x], dd, 0.27, label="dedup script (backup only)")
+    a.bar([i + 0.27 for i in x], sk, 0.27, label="skopeo sync --all")
     a.set_xticks(list(x), labels)
     a.set_ylabel("seconds")
     a.legend()
-    a.set_title("wall time")
+    a.set_title(f"wall time (backup: median of {result['rounds']} rounds)")
     unique = result["setup"]["unique_blob_bytes"] / 2**20
-    b.bar(["unique blobs", "kubekeeper (restic)", "skopeo dir"],
-          [unique, result["bytes_stored"]["kubekeeper_restic_repo"] / 2**20, result["bytes_stored"]["skopeo_dir"] / 2**20])
+    b.bar(["unique blobs", "kubekeeper\n(restic)", "dedup script\n(restic)", "skopeo dir"],
+          [unique, result["bytes_stored"]["kubekeeper_restic_repo"] / 2**20, result["bytes_stored"]["dedup_script_restic_repo"] / 2**20,
+           result["bytes_stored"]["skopeo_dir"] / 2**20])
     b.set_ylabel("MiB stored")
     b.set_title("bytes stored")
     fig.tight_layout()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import ctypes
-import ctypes.util
 import fcntl
 import logging
 import os
@@ -110,9 +109,11 @@ def _child_env(extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def _load_prctl() -> Callable[[int, int], int] | None:
+    """prctl(2) from the C library already in this process (dlopen(NULL)): looking libc up by name
+    (ctypes.util.find_library) runs `/sbin/ldconfig -p` in every kubekeeper process and in every etcd
+    relay restic starts, before any real work."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        prctl: Callable[[int, int], int] = libc.prctl
+        prctl: Callable[[int, int], int] = ctypes.CDLL(None, use_errno=True).prctl
         return prctl
     except (OSError, AttributeError):
         return None

@@ -48,6 +48,58 @@ def relay(source: IO[bytes], sink: IO[bytes], db_size: int, what: str = "snapsho
     return check
 
 
+class GatheringWriter:
+    """The FIFO's write end. Pieces (etcd's 32 KiB gRPC messages) are kept by reference and written
+    with one writev(2) per ~1 MiB: no copying them into bigger buffers, and the relay wakes once
+    per MiB instead of once per message. `close()` writes what is left; leaving a `with` block on
+    an error closes without writing it (the stream is broken anyway; the relay rejects it)."""
+
+    #: writev takes at most IOV_MAX (1024) pieces per call
+    MAX_PIECES = 512
+
+    def __init__(self, fd: int, batch: int = CHUNK) -> None:
+        self.fd = fd
+        self.batch = batch
+        self._pieces: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        size = len(data)
+        if size:
+            self._pieces.append(data if isinstance(data, bytes) else bytes(data))  # a mutable buffer may change
+            self._size += size
+            if self._size >= self.batch or len(self._pieces) >= self.MAX_PIECES:
+                self.flush()
+        return size
+
+    def flush(self) -> None:
+        pieces, self._pieces, self._size = self._pieces, [], 0
+        while pieces:
+            written = os.writev(self.fd, pieces)
+            while pieces and written >= len(pieces[0]):  # a signal can cut a writev short: go on from there
+                written -= len(pieces[0])
+                pieces.pop(0)
+            if written:
+                pieces[0] = pieces[0][written:]
+
+    def close(self) -> None:
+        if self.fd < 0:
+            return
+        try:
+            self.flush()
+        finally:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> GatheringWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is not None:
+            self._pieces, self._size = [], 0
+        self.close()
+
+
 def _write_result(path: Path, doc: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc))
@@ -109,7 +161,7 @@ class RelaySession:
         return [sys.executable, "-m", "kubekeeper.etcd.relay", "--fifo", str(self.fifo), "--db-size", str(db_size),
                 "--result", str(self.result_file), "--what", what]
 
-    def open_writer(self, proc: subprocess.Popen[bytes]) -> IO[bytes]:
+    def open_writer(self, proc: subprocess.Popen[bytes]) -> GatheringWriter:
         """The FIFO's write end, once restic has started the relay (BrokenPipeError if restic exits
         first, e.g. because the repository does not exist: its error is the story then)."""
         while True:
@@ -127,7 +179,7 @@ class RelaySession:
             fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
         except OSError:
             pass
-        return os.fdopen(fd, "wb", buffering=0)
+        return GatheringWriter(fd)
 
     def verdict(self) -> dict[str, Any] | None:
         try:
@@ -143,7 +195,7 @@ class RelaySession:
         return SnapshotCheck(int(doc["size"]), int(doc["db_size"]), str(doc["sha256"]))
 
 
-__all__ = ["SHA256_SIZE", "RelaySession", "main", "relay"]
+__all__ = ["SHA256_SIZE", "GatheringWriter", "RelaySession", "main", "relay"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -67,24 +67,21 @@ class OpenSnapshot:
     rest: Iterator[Any]  # the gRPC SnapshotResponse messages (pyetcd is untyped)
     verifier: TrailerVerifier = field(default_factory=TrailerVerifier)
 
-    def chunks(self, coalesce: int = 1 << 20, *, verify: bool = True) -> Iterator[bytes]:
-        """Bytes in ~1 MiB pieces (etcd sends 32 KiB messages; fewer, larger pipe writes keep the
-        consumer - restic - busy with less wake-up overhead), verified at the end unless the consumer
-        verifies them itself (`verify=False`: the relay restic runs does, see etcd/relay.py)."""
+    def chunks(self, *, verify: bool = True) -> Iterator[bytes]:
+        """The stream's bytes, one gRPC message (32 KiB from etcd) at a time, verified at the end
+        unless the consumer verifies them itself (`verify=False`: the relay restic runs does, see
+        etcd/relay.py). Pieces are passed on as received - never copied into bigger ones here: a
+        consumer that wants fewer, larger writes gathers them (RelaySession.open_writer uses writev)."""
         if verify:
             self.verifier.update(self.first)
-        buffer = bytearray(self.first)
+        if self.first:
+            yield self.first
         for response in self.rest:
             blob = response.blob
             if blob:
                 if verify:
                     self.verifier.update(blob)
-                buffer += blob
-                if len(buffer) >= coalesce:
-                    yield bytes(buffer)
-                    buffer.clear()
-        if buffer:
-            yield bytes(buffer)
+                yield blob
         if not verify:
             return
         self.info.check = self.verifier.finish(f"snapshot from {self.info.endpoint}")

@@ -69,7 +69,10 @@ def backup_paths_argv(
     host: str | None = None,
     excludes: Sequence[str] = (),
     parent: str | None = None,
+    no_scan: bool = False,
 ) -> tuple[str, ...]:
+    """`no_scan` (restic 0.15+): skip the scanner, a second walk of every path whose only use is the
+    ETA of restic's progress display, which kubekeeper does not show."""
     argv = [RESTIC, "backup", "--json", *_tag_args(tags)]
     if host:
         argv += ["--host", host]
@@ -77,6 +80,8 @@ def backup_paths_argv(
         argv += ["--exclude", pattern]
     if parent:
         argv += ["--parent", parent]
+    if no_scan:
+        argv.append("--no-scan")
     argv += ["--", *(str(p) for p in paths)]
     return tuple(argv)
 

@@ -216,8 +216,8 @@ class Repository:
         incomplete: it is removed (or, where the repository forbids that, marked incomplete so every
         reader ignores it) and IncompleteBackup names the unreadable files."""
         tags = [*tags, *self.extra_tags]
-        command = self._command(commands.backup_paths_argv(paths, tags, host=host, excludes=excludes, parent=parent),
-                                writes=True, cwd=cwd)
+        argv = commands.backup_paths_argv(paths, tags, host=host, excludes=excludes, parent=parent, no_scan=self.has(features.NO_SCAN))
+        command = self._command(argv, writes=True, cwd=cwd)
         try:
             result = execute.run(command, check=False)
         except CommandFailed as exc:

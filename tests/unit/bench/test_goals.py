@@ -1,5 +1,6 @@
-"""Benches report each goal they check, met or missed (bench/bench_volume.py, bench_registry.py), and the
-registry bench's memory figure is kubekeeper and its children together (bench/memory.py)."""
+"""Benches report each goal they check, met or missed (bench/bench_volume.py, bench_registry.py,
+bench_etcd.py), ratios over rounds are formed as bench/rounds.py says, and the registry bench's memory
+figure is kubekeeper and its children together (bench/memory.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import subprocess
 import sys
 import time
 
-from bench import bench_registry, bench_volume
+from bench import bench_etcd, bench_registry, bench_volume
 from bench.memory import TreeSampler
+from bench.rounds import order, ratios
 
 MiB = 1 << 20
 
@@ -37,6 +39,26 @@ def test_registry_goals_are_judged() -> None:
                                                         ("backup_seconds.ratio_kubekeeper_over_dedup_script", False),
                                                         ("bytes_stored.kubekeeper_over_unique", False),
                                                         ("memory_1gb_layer.peak_rss_mb_kubekeeper_with_restic", True)]
+
+
+def test_etcd_goal_and_aim_are_judged_on_the_median() -> None:
+    table = {bench_etcd.BACKUP: {"best": 0.78, "median": 1.12}}  # a lucky round does not carry the verdict
+    goals = bench_etcd.judge(table)
+    assert [(g["kind"], g["met"]) for g in goals] == [("goal", False), ("aim", False)]
+    table = {bench_etcd.BACKUP: {"best": 0.9, "median": 0.95}}
+    assert [(g["kind"], g["met"]) for g in bench_etcd.judge(table)] == [("goal", True), ("aim", False)]
+
+
+def test_ratios_best_is_best_over_best_and_median_is_of_paired_rounds() -> None:
+    ours, theirs = [10.0, 4.0, 6.0], [5.0, 5.0, 3.0]  # per round: 2.0, 0.8, 2.0
+    figures = ratios(ours, theirs)
+    assert figures["per_round"] == [2.0, 0.8, 2.0]
+    assert figures["median"] == 2.0 and figures["best"] == round(4.0 / 3.0, 3)
+
+
+def test_each_side_goes_first_in_turn() -> None:
+    assert [order(["a", "b", "c"], n)[0] for n in range(4)] == ["a", "b", "c", "a"]
+    assert order(["peer", "kubekeeper"], 1) == ["kubekeeper", "peer"]
 
 
 HOLD = "import sys, time; block = bytearray({size}); block[::4096] = b'x' * len(block[::4096]); time.sleep({seconds})"

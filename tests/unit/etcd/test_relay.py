@@ -63,3 +63,65 @@ def test_the_relay_process_exits_non_zero_when_its_writer_dies_early(tmp_path):
     assert proc.returncode == 1 and out == data[: len(data) // 2]
     assert json.loads(session.result_file.read_text())["ok"] is False
     session.__exit__()
+
+
+def test_the_writer_gathers_pieces_into_few_writes_in_order(monkeypatch):
+    """etcd's 32 KiB messages reach the relay as ~1 MiB writes, byte for byte in order."""
+    read_end, write_end = os.pipe()
+    pieces = [os.urandom(32 << 10) for _ in range(70)]
+    calls: list[int] = []
+    real_writev = os.writev
+
+    def counting_writev(fd, buffers):
+        calls.append(len(buffers))
+        return real_writev(fd, buffers)
+
+    monkeypatch.setattr(os, "writev", counting_writev)
+    received = bytearray()
+    reader = threading.Thread(target=lambda: [received.extend(chunk) for chunk in iter_read(read_end)])
+    reader.start()
+    with relay.GatheringWriter(write_end) as writer:
+        for piece in pieces:
+            assert writer.write(piece) == len(piece)
+    reader.join(30)
+    assert bytes(received) == b"".join(pieces)
+    assert calls == [32, 32, 6]  # two full MiB, then the rest at close
+
+
+def iter_read(fd: int):
+    with os.fdopen(fd, "rb") as handle:
+        while chunk := handle.read(1 << 16):
+            yield chunk
+
+
+def test_a_short_writev_goes_on_from_where_it_stopped(monkeypatch):
+    """A signal can end writev(2) early; the rest follows, nothing doubled or lost."""
+    read_end, write_end = os.pipe()
+    real_writev = os.writev
+    short = [True]
+
+    def short_writev(fd, buffers):
+        if short[0]:
+            short[0] = False
+            first = bytes(buffers[0])
+            return real_writev(fd, [first[:100]])  # 100 bytes of the first piece only
+        return real_writev(fd, buffers)
+
+    monkeypatch.setattr(os, "writev", short_writev)
+    data = [b"a" * 300, b"b" * 300, b"c" * 10]
+    writer = relay.GatheringWriter(write_end, batch=600)
+    for piece in data:
+        writer.write(piece)
+    writer.close()
+    assert b"".join(iter_read(read_end)) == b"".join(data)
+
+
+def test_a_broken_stream_is_not_flushed_into_the_fifo():
+    """Leaving the writer on an error closes the FIFO without writing what was gathered: the relay
+    sees a short stream (and rejects it) rather than a tail glued onto a broken one."""
+    read_end, write_end = os.pipe()
+    with pytest.raises(RuntimeError):
+        with relay.GatheringWriter(write_end) as writer:
+            writer.write(b"x" * 1000)
+            raise RuntimeError("stream broke")
+    assert b"".join(iter_read(read_end)) == b""

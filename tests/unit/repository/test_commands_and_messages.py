@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kubekeeper.errors import BadInput, CommandFailed
@@ -167,3 +169,32 @@ def test_repository_file_keeps_the_url_out_of_argv(tmp_path):
     spec = RepoSpec.from_options(None, environ={"RESTIC_PASSWORD": "pw"}, repository_file=url_file)
     assert spec.url == "rest:https://u:fil3secret@h/r" and "fil3secret" in spec.secrets
     assert redact.redact("before fil3secret after") == "before *** after"
+
+
+def test_path_backups_skip_the_scanner_only_when_asked():
+    """--no-scan (restic 0.15+) goes before the `--` that ends the options; restic 0.14 never gets it."""
+    argv = commands.backup_paths_argv([Path(".")], ["kubekeeper"], no_scan=True)
+    assert argv[argv.index("--") :] == ("--", ".") and "--no-scan" in argv[: argv.index("--")]
+    assert "--no-scan" not in commands.backup_paths_argv([Path(".")], ["kubekeeper"])
+
+
+@pytest.mark.parametrize(("version", "scan_skipped"), [("restic 0.14.0 compiled", False), ("restic 0.15.0 compiled", True),
+                                                      ("restic 0.18.0 compiled", True)])
+def test_backup_paths_gates_no_scan_on_the_restic_version(monkeypatch, tmp_path, version, scan_skipped):
+    from kubekeeper import execute
+    from kubekeeper.repository import restic as restic_module
+
+    monkeypatch.setattr(restic_module, "_VERSIONS", {})
+    seen: list[tuple[str, ...]] = []
+
+    def fake_run(command, **_kwargs):
+        seen.append(command.argv)
+        if command.argv[1:2] == ("version",):
+            return execute.Result(command.argv, 0, version.encode(), b"")
+        summary = b'{"message_type":"summary","snapshot_id":"abc","files_new":0,"total_files_processed":0}'
+        return execute.Result(command.argv, 0, summary, b"")
+
+    monkeypatch.setattr(execute, "run", fake_run)
+    Repository(RepoSpec(str(tmp_path / "r"), password="x"), stall_timeout=None).backup_paths([Path(".")], ["kubekeeper"])
+    backup = next(argv for argv in seen if argv[1:2] == ("backup",))
+    assert ("--no-scan" in backup) is scan_skipped
