@@ -7,12 +7,11 @@ from pathlib import Path
 
 import typer
 
-from kubekeeper.cli.common import FORMAT_OPTION, Format
+from kubekeeper.cli.common import CONFIG_OPTION, FORMAT_OPTION, Format
 from kubekeeper.config import config_path, example_config, load_config
 from kubekeeper.report.console import print_json, stdout
 
 config_app = typer.Typer(help="Write and check cluster.yaml (the configuration of `backup all`).", no_args_is_help=True)
-CONFIG_OPTION = typer.Option(None, "--config", "-c", envvar="KUBEKEEPER_CONFIG", show_envvar=True, help="Path of cluster.yaml.")
 
 
 @config_app.command("example")

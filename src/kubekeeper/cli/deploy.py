@@ -31,7 +31,7 @@ def render_command(
     namespace: str = typer.Option(D.namespace, "--namespace", "-n", help="Namespace of the dispatcher and registry backup (PodSecurity restricted)."),
     node_namespace: str = typer.Option(D.node_namespace, "--node-namespace", help="Namespace of the etcd backup and per-node volume Jobs (PodSecurity privileged: they mount node files)."),
     image: str = typer.Option(D.image, "--image", help="Image of every container (default: the one `make image` builds)."),
-    cluster: str = typer.Option(D.cluster, "--cluster", help="Cluster name recorded in the snapshot tags."),
+    cluster: str = typer.Option(D.cluster, "--cluster", envvar="KUBEKEEPER_CLUSTER", show_envvar=True, help="Cluster name recorded in the snapshot tags."),
     etcd_schedule: str = typer.Option(D.etcd_schedule, "--etcd-schedule", help="Cron schedule of the etcd backup."),
     registry_schedule: str = typer.Option(D.registry_schedule, "--registry-schedule", help="Cron schedule of the registry backup."),
     volume_schedule: str = typer.Option(D.volume_schedule, "--volume-schedule", help="Cron schedule of a volume cycle (the dispatcher's start)."),
