@@ -50,8 +50,13 @@ def render_command(
     hook_namespace: list[str] = typer.Option([], "--hook-namespace", help="Allow pre/post-backup hooks (pods/exec) in this namespace (repeatable); none by default."),
     pushgateway: str | None = typer.Option(None, "--pushgateway", help="Push every run's outcome to this Prometheus Pushgateway URL."),
     priority_class: str | None = typer.Option(None, "--priority-class", help="PriorityClass of the backup pods (default: none, they preempt nothing)."),
+    with_monitoring: bool = typer.Option(True, "--monitoring/--no-monitoring", help="Also write a PrometheusRule (needs prometheus-operator's CRD) and a Grafana dashboard ConfigMap."),
 ) -> None:
-    """Namespaces, least RBAC, etcd and registry CronJobs, and the per-node volume dispatcher."""
+    """Namespaces, least RBAC, etcd and registry CronJobs, the per-node volume dispatcher, alerts and a dashboard.
+
+    Alerts: backup too old (26 h), part failed, repository check failed (`deploy run --part check --
+    repo check`), etcd follower lag. The dashboard ConfigMap carries grafana_dashboard: "1" for
+    Grafana's dashboard sidecar."""
     if image != D.image:
         validate.image_reference(image)
     labels: tuple[tuple[str, str], ...] = ((namespace, "--namespace"), (node_namespace, "--node-namespace"),
@@ -80,6 +85,7 @@ def render_command(
         registry_cache_storage_class=registry_cache_storage_class, kubelet_root=kubelet_root, concurrency=concurrency,
         hook_namespaces=tuple(dict.fromkeys(hook_namespace)),
         pushgateway=validate.http_url(pushgateway, "--pushgateway") if pushgateway else None, priority_class=priority_class,
+        monitoring=with_monitoring,
     )
     objects = render(options)
     assert images(objects) == {image}

@@ -26,6 +26,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from kubekeeper import __version__, urls
+from kubekeeper.deploy import monitoring
 from kubekeeper.errors import BadInput
 from kubekeeper.fsutil import write_atomic
 from kubekeeper.names import check_cluster_name
@@ -74,6 +75,7 @@ class DeployOptions:
     volume_deadline_seconds: int = 6 * 3600
     starting_deadline_seconds: int = 3600
     volume_memory_limit: str = "2Gi"
+    monitoring: bool = True                             # PrometheusRule + Grafana dashboard ConfigMap
 
     def __post_init__(self) -> None:
         """Values that go into the jobs' shell command lines are checked (and normalised) here, so a typo
@@ -303,7 +305,8 @@ def registry_cache(o: DeployOptions) -> dict[str, Any]:
 def registry_cronjob(o: DeployOptions) -> dict[str, Any]:
     """`backup registry` as the image's non-root user, under the `restricted` PodSecurity level."""
     assert o.registry
-    args = wrap(o, "registry", ["backup", "registry", "--registry", o.registry, "--cache", "/cache/registry", "--cluster", o.cluster, "--no-progress"])
+    # progress lines (every 10 s) go to the pod's log: a long sync shows that it moves
+    args = wrap(o, "registry", ["backup", "registry", "--registry", o.registry, "--cache", "/cache/registry", "--cluster", o.cluster])
     env = _repo_env(o)
     if o.registry_secret:
         env += [{"name": f"KUBEKEEPER_REGISTRY_{key.upper()}", "valueFrom": {"secretKeyRef": {"name": o.registry_secret, "key": key}}}
@@ -386,7 +389,16 @@ def render(o: DeployOptions) -> list[dict[str, Any]]:
     if o.registry:
         objects += [registry_cache(o), registry_cronjob(o)]
     objects += [volume_template_configmap(o), dispatch_cronjob(o)]
+    if o.monitoring:
+        objects += monitoring_objects(o)
     return objects
+
+
+def monitoring_objects(o: DeployOptions) -> list[dict[str, Any]]:
+    """Alerts (a prometheus-operator PrometheusRule) and a Grafana dashboard (a ConfigMap for the
+    dashboard sidecar), both in the restricted namespace, built from the exported metric names."""
+    return [monitoring.prometheus_rule(APP, o.namespace, _labels("monitoring"), o.cluster),
+            monitoring.dashboard_configmap(f"{APP}-dashboard", o.namespace, _labels("monitoring"))]
 
 
 def images(objects: list[dict[str, Any]]) -> set[str]:
