@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "deploy": ("deploy",),
     "config": ("config",),
     "demo": ("demo",),
+    "doctor": ("doctor",),
 }
 
 
