@@ -211,6 +211,11 @@ class Repository:
             return False
         return True
 
+    def open_config(self) -> None:
+        """`restic cat config`: the repository is there, reachable, and this password opens it (typed
+        errors say which of those failed); for a local repository too, unlike `exists`."""
+        self._run(commands.cat_config_argv())
+
     def require(self) -> None:
         """RepositoryNotFound (exit 10) unless the repository is there: checked before long work
         (a registry sync, a backup set) so a typo'd or unmounted location fails at once."""
