@@ -362,10 +362,11 @@ class Repository:
         """Read every byte of a snapshot's data (decrypted and authenticated by restic); returns the
         tar stream's size. The restore drill's way of reading all data of a set without disk space."""
         counter = _Counter()
-        try:
-            execute.drain_to(self._command(commands.dump_all_argv(snapshot_id)), counter)  # type: ignore[arg-type]
-        except CommandFailed as exc:
-            raise messages.classify(exc, self.spec.display) from exc
+        with self._transfer(f"reading all of {snapshot_id[:8]}") as transfer:
+            try:
+                execute.drain_to(self._command(commands.dump_all_argv(snapshot_id)), _Counted(counter, transfer))  # type: ignore[arg-type]
+            except CommandFailed as exc:
+                raise messages.classify(exc, self.spec.display) from exc
         return counter.size
 
     def list_files(self, snapshot_id: str) -> list[dict[str, Any]]:
@@ -498,7 +499,8 @@ class StatusFeed:
         except ValueError:
             return
         if doc.get("message_type") == "summary":  # the end: everything processed is done
-            total = done = int(doc.get("total_bytes_processed") or doc.get("bytes_restored") or 0)
+            done = int(doc.get("total_bytes_processed") or doc.get("bytes_restored") or 0)
+            total = max(done, int(doc.get("total_bytes") or 0))  # a resumed restore skips what is there
         else:
             total = int(doc.get("total_bytes") or 0)
             done = int(doc.get("bytes_done") or doc.get("bytes_restored") or 0)
@@ -513,7 +515,7 @@ class StatusFeed:
 class _Counted:
     """A writer that counts what passes through on a Transfer."""
 
-    def __init__(self, out: IO[bytes], transfer: Transfer) -> None:
+    def __init__(self, out: IO[bytes] | _Counter, transfer: Transfer) -> None:
         self.out = out
         self.transfer = transfer
 

@@ -81,7 +81,7 @@ def test_the_registry_source_counts_on_the_progress_it_is_given(registry_factory
     fetched = stored.details["bytes_fetched"]
     assert fetched > len(layer) and counted.seen["fetching blobs"] == [fetched, fetched]
     assert counted.seen["listing tags and manifests of repositories"] == [1, 1]  # items: one repository
-    stored_layout = counted.seen["storing layout"]  # restic's own count of the bytes it read
+    stored_layout = counted.seen[f"storing registry {source.url.split('//', 1)[1]}"]  # restic's own count of the bytes it read
     assert stored_layout[0] == stored_layout[1] >= fetched
 
     pushed_counts = Counted()

@@ -7,6 +7,7 @@ incompressible (os.urandom): restic deduplicates zeros, which would make the bac
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -42,3 +43,12 @@ def test_a_300mb_volume_backup_logs_progress_lines(restic_repo, tmp_path):
     assert counts[-1] >= SIZE * 0.99, counts  # the closing line has it all
     assert any(line.startswith("kubekeeper: progress: storing volume db/data:") and line.endswith("(done)") for line in text.splitlines())
     assert "\x1b[" not in text  # no terminal escape debris in a log
+
+    # the verbosity flags after the subcommand (restic/kubectl habit), against the same real repository
+    listed = subprocess.run([sys.executable, "-m", "kubekeeper", "snapshots", "-v", *restic_repo.cli_args, "--format", "json"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert len([s for s in json.loads(listed.stdout) if s["kind"] == "volume"]) >= 1
+    quiet = subprocess.run([sys.executable, "-m", "kubekeeper", "backup", "volume", *restic_repo.cli_args, "--pvc", "db/data",
+                            "--source-dir", str(volume), "-q"], capture_output=True, text=True, env=env, timeout=300)
+    assert quiet.returncode == 0 and "progress:" not in quiet.stderr, quiet.stderr
