@@ -50,6 +50,9 @@ def render_command(
     hook_namespace: list[str] = typer.Option([], "--hook-namespace", help="Allow pre/post-backup hooks (pods/exec) in this namespace (repeatable); none by default."),
     pushgateway: str | None = typer.Option(None, "--pushgateway", help="Push every run's outcome to this Prometheus Pushgateway URL."),
     priority_class: str | None = typer.Option(None, "--priority-class", help="PriorityClass of the backup pods (default: none, they preempt nothing)."),
+    check_schedule: str | None = typer.Option(
+        None, "--check-schedule", help="Also run `repo check` on this cron schedule (with --pushgateway it feeds the repository-check alert).",
+    ),
     with_monitoring: bool = typer.Option(True, "--monitoring/--no-monitoring", help="Also write a PrometheusRule (needs prometheus-operator's CRD) and a Grafana dashboard ConfigMap."),
 ) -> None:
     """Namespaces, least RBAC, etcd and registry CronJobs, the per-node volume dispatcher, alerts and a dashboard.
@@ -86,6 +89,7 @@ def render_command(
         hook_namespaces=tuple(dict.fromkeys(hook_namespace)),
         pushgateway=validate.http_url(pushgateway, "--pushgateway") if pushgateway else None, priority_class=priority_class,
         monitoring=with_monitoring,
+        check_schedule=validate.cron_schedule(check_schedule, "--check-schedule") if check_schedule else None,
     )
     objects = render(options)
     assert images(objects) == {image}
@@ -94,7 +98,7 @@ def render_command(
         return
     for path in write(objects, output_dir):
         _say(f"wrote {path}")
-    needs = [node_namespace] + ([namespace] if registry else [])
+    needs = [node_namespace] + ([namespace] if registry or check_schedule else [])
     _say(f"before applying, create the Secret {repository_secret} (keys: repository, password) in {' and '.join(needs)}"
          + (f", {backend_secret} there too" if backend_secret else "")
          + (f", and {registry_secret} (keys: username, password) in {namespace}" if registry_secret else ""))

@@ -248,3 +248,17 @@ def test_the_dashboard_configmap_is_valid_and_labelled_for_the_sidecar() -> None
 def test_no_monitoring_objects_when_turned_off() -> None:
     kinds = {o["kind"] for o in render(DeployOptions(monitoring=False))}
     assert "PrometheusRule" not in kinds
+
+
+def test_the_check_cronjob_feeds_the_repository_check_alert() -> None:
+    """With --check-schedule and --pushgateway, `repo check` runs under `deploy run --part P`; the alert
+    selects exactly that part."""
+    objects = render(DeployOptions(check_schedule="0 5 * * 0", pushgateway="http://pushgateway.monitoring:9091"))
+    cron = next(o for o in objects if o["kind"] == "CronJob" and o["metadata"]["name"] == "kubekeeper-check")
+    args = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:2] == ["deploy", "run"] and args[-2:] == ["repo", "check"]
+    part = args[args.index("--part") + 1]
+    rule = next(o for o in objects if o["kind"] == "PrometheusRule")
+    expr = next(r["expr"] for g in rule["spec"]["groups"] for r in g["rules"] if r["alert"] == "KubekeeperRepositoryCheckFailed")
+    assert f'part="{part}"' in expr
+    kubernetes_validate.validate(cron, "1.31.0", strict=True)

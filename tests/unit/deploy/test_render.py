@@ -19,7 +19,8 @@ from kubekeeper.volumes.model import PvcRef
 
 VERSIONS = ["1.28.0", "1.31.0"]
 FULL = DeployOptions(registry="https://harbor.example", hook_namespaces=("db", "mq"), pushgateway="http://pushgateway.monitoring:9091",
-                     backend_secret="s3-credentials", registry_secret="harbor-robot", time_zone="Europe/Berlin", cluster="prod-east")
+                     backend_secret="s3-credentials", registry_secret="harbor-robot", time_zone="Europe/Berlin", cluster="prod-east",
+                     check_schedule="0 5 * * 0")
 
 
 def by_kind(objects: list[dict], kind: str) -> list[dict]:
@@ -113,7 +114,7 @@ def test_schema_validation_can_fail() -> None:
 
 def test_etcd_and_registry_are_separate_cronjobs_with_deadlines() -> None:
     crons = {c["metadata"]["name"]: c for c in by_kind(render(FULL), "CronJob")}
-    assert set(crons) == {"kubekeeper-etcd", "kubekeeper-registry", "kubekeeper-volumes"}
+    assert set(crons) == {"kubekeeper-etcd", "kubekeeper-registry", "kubekeeper-volumes", "kubekeeper-check"}
     for name, cron in crons.items():
         spec, job = cron["spec"], cron["spec"]["jobTemplate"]["spec"]
         assert spec["concurrencyPolicy"] == "Forbid" and spec["startingDeadlineSeconds"] > 0, name
