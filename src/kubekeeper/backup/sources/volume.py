@@ -128,7 +128,7 @@ class VolumeSource:
         volumes, problems, executor = find_volumes(origin, node)
         progress.phase(f"backing up {len(volumes)} volume(s) on node {node}")
         results = backup_volumes(
-            repository, volumes, problems, cluster=cluster, excludes=origin.excludes, concurrency=origin.concurrency,
+            repository.reporting(progress), volumes, problems, cluster=cluster, excludes=origin.excludes, concurrency=origin.concurrency,
             executor=executor, hook_timeout=origin.hook_timeout, strict=not origin.all_pvcs,
             lookup_parents=not origin.directories, named=origin.pvcs,
         )
@@ -146,11 +146,11 @@ class VolumeSource:
         return repository.resolve(snapshot, tags)
 
     def restore(self, repository: Repository, snapshot: Snapshot, target: VolumeTarget, *, progress: Progress) -> RestoreResult:
-        return restore_volume(repository, snapshot, target)
+        return restore_volume(repository.reporting(progress), snapshot, target)
 
     def verify(self, repository: Repository, snapshot: Snapshot, *, scratch: Path, options: VerifyOptions,
                progress: Progress) -> Verified:
-        return verify_volume(repository, snapshot, scratch, options)
+        return verify_volume(repository.reporting(progress), snapshot, scratch, options)
 
     def describe(self, snapshot: Snapshot) -> str:
         details = details_of(snapshot.tags)
