@@ -30,6 +30,9 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "backup": (),  # `groups` defines backup/restore; every data source adds its commands (data_sources())
     "restore": (),
     "snapshots": ("snapshots",),
+    "status": ("status",),
+    "ls": ("contents",),
+    "diff": ("contents",),
     "verify": ("verify",),
     "deploy": ("deploy",),
     "config": ("config",),
