@@ -149,3 +149,19 @@ def test_status_ls_diff_and_restore_all_on_the_sandbox(cli, tmp_path: Path) -> N
 
         drill = cli("verify", *repo_args, "--cluster", "demo")
         assert drill.code == 0, drill.out + drill.err
+
+
+def test_repo_check_json_reports_a_damaged_pack(cli, restic_repo, tmp_path: Path) -> None:
+    restic_repo.repository.backup_stream(iter([bytes(range(256)) * 4096]), "data.bin", snapshot_tags("volume", "lab"))
+    packs = sorted((p for p in (Path(restic_repo.url) / "data").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    victim = packs[-1]
+    victim.chmod(0o644)
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+
+    checked = cli("repo", "check", "--read-data-subset", "100%", *restic_repo.cli_args, "--format", "json")
+
+    assert checked.code == 3, checked.err
+    doc = json.loads(checked.out)
+    assert doc["ok"] is False and doc["repository"] == restic_repo.url and doc["error"]
