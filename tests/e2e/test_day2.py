@@ -134,6 +134,14 @@ def test_status_ls_diff_and_restore_all_on_the_sandbox(cli, tmp_path: Path) -> N
         assert order == ["etcd", "etcd", "etcd", "registry", "volume"]
         assert not volume.exists() and digests(fresh_registry) == {}  # printing restored nothing
 
+        occupied = fresh.members[1].data_dir
+        occupied.mkdir(parents=True)
+        (occupied / "keep-me").write_text("the operator's\n")
+        refused = cli(*restore_args, *members)
+        assert refused.code == 2 and "--force" in refused.err and "etcd-1" in refused.err
+        assert not fresh.members[0].data_dir.exists() and not volume.exists() and digests(fresh_registry) == {}  # nothing touched
+        shutil.rmtree(occupied)
+
         restored = cli(*restore_args, *members, "--format", "json")
         assert restored.code == 0, restored.out + restored.err
         report = json.loads(restored.out)
