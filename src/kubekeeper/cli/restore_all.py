@@ -5,6 +5,7 @@ members to restore on this host); every one is built and checked before anything
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +63,12 @@ def registry_step(item: SetPart, config: ClusterConfig, registry: str | None, wo
 
     if registry is None and config.registry.url is None:
         raise BadInput(f"backup set holds registry snapshot {item.snapshot.short_id}: give --registry URL (cluster.yaml names none)")
-    if registry is None:
+    if registry is None:  # the registry cluster.yaml backs up, with its credentials
         options = SOURCE.from_config(config).options
-        harbor = config.registry.harbor
     else:
         options = RegistryOptions(registry, auth.resolve(normalize_url(registry)[1]), config.registry.cacert)
-        harbor = config.registry.harbor
-    return RestoreStep(item, RegistryTarget(options, harbor=harbor, workdir=workdir), f"registry {normalize_url(options.url)[1]}")
+    target = RegistryTarget(options, harbor=config.registry.harbor, workdir=workdir)
+    return RestoreStep(item, target, f"registry {normalize_url(options.url)[1]}")
 
 
 def volume_step(item: SetPart, config: ClusterConfig) -> RestoreStep:
@@ -86,8 +86,6 @@ def volume_step(item: SetPart, config: ClusterConfig) -> RestoreStep:
 def print_commands(parts: list[SetPart], *, cluster: str, repo_display: str, initial_cluster: str | None, token: str,
                    bump: int, registry: str | None, config: ClusterConfig) -> list[dict[str, Any]]:
     """The single-part restore commands that restore the set, in order, snapshot ids pinned."""
-    import shlex
-
     repo_args = [] if "***" in repo_display else ["--repo", repo_display]
     commands: list[dict[str, Any]] = []
     for item in parts:

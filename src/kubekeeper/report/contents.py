@@ -17,9 +17,12 @@ from kubekeeper.repository.tags import typed_details
 
 def entry_json(entry: Entry) -> dict[str, Any]:
     doc: dict[str, Any] = {"path": entry.path, "type": entry.type, "size": entry.size, "fingerprint": entry.fingerprint}
-    if entry.type == "manifest":  # repository:tag or repository@digest, by manifest digest
-        repository, _, tag = entry.path.partition(":") if "@" not in entry.path else (entry.path.split("@")[0], "", "")
-        doc.update({"repository": repository, "tag": tag or None, "digest": entry.fingerprint})
+    if entry.type == "manifest":  # `repository:tag`, or `repository@digest` when untagged
+        if "@" in entry.path:
+            repository, tag = entry.path.split("@", 1)[0], None
+        else:
+            repository, _, tag = entry.path.rpartition(":")
+        doc.update({"repository": repository, "tag": tag, "digest": entry.fingerprint})
     return doc
 
 
