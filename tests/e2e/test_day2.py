@@ -142,6 +142,17 @@ def test_status_ls_diff_and_restore_all_on_the_sandbox(cli, tmp_path: Path) -> N
         assert not fresh.members[0].data_dir.exists() and not volume.exists() and digests(fresh_registry) == {}  # nothing touched
         shutil.rmtree(occupied)
 
+        blocker = tmp_path / "not-a-directory"  # a real failure in the first step: etcd cannot create its data dir
+        blocker.write_text("x")
+        stopped = cli(*restore_args, "--member", f"etcd-0={blocker / 'etcd-0'}", "--format", "json")
+        assert stopped.code == 3, stopped.err
+        halted = json.loads(stopped.out)
+        assert halted["restored"] == [] and halted["failed"]["step"] == "etcd member etcd-0"
+        assert [s["part"] for s in halted["not_attempted"]] == ["registry", "volumes"]
+        assert "restored: nothing; not attempted: registry" in stopped.err and "Traceback" not in stopped.err
+        assert str(blocker) in halted["failed"]["error"]  # the path at fault, named
+        assert not volume.exists() and digests(fresh_registry) == {}  # nothing after the failure was started
+
         restored = cli(*restore_args, *members, "--format", "json")
         assert restored.code == 0, restored.out + restored.err
         report = json.loads(restored.out)

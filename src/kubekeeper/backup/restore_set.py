@@ -103,8 +103,12 @@ def restore_set(repository: Repository, set_id: str, steps: Sequence[RestoreStep
             result = step.item.source.restore(repository, step.item.snapshot, step.target, progress=progress)
         except KubekeeperError as exc:
             report.failed = StepOutcome(step.label, step.item.part, step.item.snapshot.id, False, error=exc.message)
+        except OSError as exc:  # a target the filesystem refuses (a file where a directory goes, a full disk)
+            where = f" ({exc.filename})" if exc.filename else ""
+            report.failed = StepOutcome(step.label, step.item.part, step.item.snapshot.id, False,
+                                        error=f"{exc.strerror or type(exc).__name__}{where}")
         except Exception as exc:  # a bug in one source: still say what was done and what was not
-            log.exception("restoring %s failed", step.label)
+            log.debug("restoring %s failed", step.label, exc_info=True)  # the traceback with -vv only
             report.failed = StepOutcome(step.label, step.item.part, step.item.snapshot.id, False, error=f"{type(exc).__name__}: {exc}")
         if report.failed is not None:
             report.not_done = list(steps[index + 1:])
