@@ -17,8 +17,8 @@ from kubekeeper.cli.options import (
     REPO_CACERT_OPTION,
     REPO_OPTION,
     REPOSITORY_FILE_OPTION,
+    checked_snapshot_ref,
     open_repository,
-    snapshot_ref,
 )
 from kubekeeper.report.console import print_json
 from kubekeeper.report.contents import listing_json, set_diff_json, show_listing, show_set_diff
@@ -38,7 +38,7 @@ def ls_command(
 
     Example: kubekeeper ls 3f2a9c1e --format json
     """
-    ref = snapshot_ref(snapshot)
+    ref = checked_snapshot_ref(snapshot, "SNAPSHOT")
     repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
     listing = list_snapshot(repository, find_snapshot(repository, ref, cluster=cluster))
     if output_format is Format.json:
