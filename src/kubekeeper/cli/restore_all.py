@@ -13,8 +13,8 @@ import typer
 
 from kubekeeper.backup.listing import check_set_id
 from kubekeeper.backup.restore_set import RestoreStep, SetPart, SetRestoreReport, StepOutcome, restore_set, set_parts
-from kubekeeper.cli.backup_all import CONFIG_OPTION, repository_for
-from kubekeeper.cli.common import FORMAT_OPTION, Format
+from kubekeeper.cli.backup_all import repository_for
+from kubekeeper.cli.common import CONFIG_OPTION, FORMAT_OPTION, Format
 from kubekeeper.cli.groups import restore_app
 from kubekeeper.config import config_path, load_config
 from kubekeeper.config.schema import ClusterConfig

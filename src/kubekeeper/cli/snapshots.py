@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from kubekeeper.backup import sources
@@ -12,13 +10,10 @@ from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.options import (
     CLUSTER_FILTER_OPTION,
     KIND_OPTION,
-    PASSWORD_COMMAND_OPTION,
-    PASSWORD_FILE_OPTION,
-    REPO_CACERT_OPTION,
-    REPO_OPTION,
-    REPOSITORY_FILE_OPTION,
+    REPOSITORY,
+    RepositoryOptions,
     kind_filter,
-    open_repository,
+    repository_options,
 )
 from kubekeeper.report.console import print_json, stdout
 from kubekeeper.report.snapshot import snapshot_json
@@ -31,6 +26,7 @@ def summary_keys(kind: str | None) -> tuple[str, ...]:
     return entry.load().summary_keys if entry is not None else ()
 
 
+@repository_options
 def snapshots_command(
     kind: str = KIND_OPTION,
     cluster: str = CLUSTER_FILTER_OPTION,
@@ -38,18 +34,14 @@ def snapshots_command(
     set_id: str | None = typer.Option(None, "--set", help="Only the snapshots of this backup set (the set= tag of `backup all`)."),
     tag: list[str] = typer.Option([], "--tag", help="Only snapshots with these tags (a,b: both; repeat for either), like restic."),
     path: list[str] = typer.Option([], "--path", help="Only snapshots holding this path (repeatable), like restic."),
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """List kubekeeper snapshots, oldest first (newest last).
 
     Example: kubekeeper snapshots --kind etcd --latest 1 --format json
     """
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     tags = selection(kind_filter(kind), cluster) + ([set_tag(set_id)] if set_id else [])
     found = filter_snapshots(repository.snapshots(tags), tags=tag, paths=path, latest=latest)
     documents = [snapshot_json(s) for s in found]

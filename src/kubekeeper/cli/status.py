@@ -9,15 +9,7 @@ import typer
 from kubekeeper.backup import sources
 from kubekeeper.backup.status import parse_duration, status
 from kubekeeper.cli.common import FORMAT_OPTION, Format
-from kubekeeper.cli.options import (
-    CLUSTER_SELECT_OPTION,
-    PASSWORD_COMMAND_OPTION,
-    PASSWORD_FILE_OPTION,
-    REPO_CACERT_OPTION,
-    REPO_OPTION,
-    REPOSITORY_FILE_OPTION,
-    open_repository,
-)
+from kubekeeper.cli.options import CLUSTER_SELECT_OPTION, REPOSITORY, RepositoryOptions, repository_options
 from kubekeeper.errors import BadInput, TooOld
 from kubekeeper.report.console import print_json
 from kubekeeper.report.status import age_text, show_status, status_json
@@ -30,14 +22,11 @@ def max_age_seconds(value: str | None) -> float | None:
     return None if value is None else parse_duration(value)
 
 
+@repository_options
 def status_command(
     config: Path | None = CONFIG_OPTION,
     max_age: str | None = typer.Option(None, "--max-age", help="Exit 1 if any part's last success is older (90s, 15m, 26h, 7d, 1h30m)."),
-    repo: str | None = REPO_OPTION,
-    password_file: Path | None = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path | None = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     cluster: str | None = CLUSTER_SELECT_OPTION,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
@@ -63,7 +52,7 @@ def status_command(
         expected = tuple(entry.part for entry in sources.registered() if entry.load().enabled(cfg))
         reports_dir = cfg.reports.directory
     else:
-        repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+        repository = repo_options.open()
     report = status(repository, cluster=cluster, expected=expected, reports_dir=reports_dir, max_age=limit)
     if output_format is Format.json:
         print_json(status_json(report))

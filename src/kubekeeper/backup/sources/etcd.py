@@ -86,6 +86,7 @@ class EtcdSource:
 
     def back_up(self, repository: Repository, origin: EtcdOrigin, *, cluster: str, progress: Progress) -> BackupResult:
         relayed = repository.has(features.STDIN_FROM_COMMAND)
+        repository = repository.reporting(progress)
         with EtcdClient(list(origin.endpoints), origin.tls, origin.timeout) as client:
 
             def store(opened: OpenSnapshot) -> BackupSummary:
@@ -122,7 +123,7 @@ class EtcdSource:
         applied = etcd_restore.effective_bump(tool, target.bump)
         workdir = Path(tempfile.mkdtemp(prefix="kubekeeper-etcd-restore-"))  # mode 0700
         try:
-            snapshot_file, check = fetch_snapshot(repository, snapshot, workdir)
+            snapshot_file, check = fetch_snapshot(repository.reporting(progress), snapshot, workdir)
             before = etcd_restore.snapshot_revision(tool, snapshot_file)
             moved = etcd_restore.restore_member(tool, snapshot_file, member, force=target.force, bump=applied)
             etcd_restore.check_restored(member.data_dir)
@@ -147,7 +148,7 @@ class EtcdSource:
         """The SHA-256 trailer checked, a restore into a scratch data dir with the matching tool (revision
         bumped as a real restore would), and the revisions compared with the one recorded at backup time."""
         details = details_of(snapshot.tags)
-        snapshot_file, check = fetch_snapshot(repository, snapshot, scratch)
+        snapshot_file, check = fetch_snapshot(repository.reporting(progress), snapshot, scratch)
         member = etcd_restore.MemberRestore.build("verify", "verify=http://127.0.0.1:2380", scratch / "data")
         tool = etcd_restore.find_tool(details.get("etcd_version", ""), options.etcdutl)
         bump = etcd_restore.effective_bump(tool, etcd_restore.DEFAULT_BUMP)

@@ -14,12 +14,9 @@ from kubekeeper.cli.groups import backup_app, restore_app
 from kubekeeper.cli.options import (
     CLUSTER_OPTION,
     COMPRESSION_OPTION,
-    PASSWORD_COMMAND_OPTION,
-    PASSWORD_FILE_OPTION,
-    REPO_CACERT_OPTION,
-    REPO_OPTION,
-    REPOSITORY_FILE_OPTION,
-    open_repository,
+    REPOSITORY,
+    RepositoryOptions,
+    repository_options,
     snapshot_option,
 )
 from kubekeeper.errors import BadInput
@@ -29,16 +26,13 @@ from kubekeeper.report.progress import console_progress
 
 
 @backup_app.command("etcd")
+@repository_options
 def backup_etcd_command(
     endpoints: str = ENDPOINTS_OPTION,
     cacert: Path = CACERT_OPTION,
     cert: Path = CERT_OPTION,
     key: Path = KEY_OPTION,
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     cluster: str = CLUSTER_OPTION,
     attempts: int = typer.Option(3, "--attempts", min=1, help="Snapshot attempts if the leader changes or the stream breaks."),
     leader_wait: float = typer.Option(30.0, "--leader-wait", min=0, help="Seconds to wait for a new leader between attempts."),
@@ -51,8 +45,7 @@ def backup_etcd_command(
     --cacert ca.pem --cert client.pem --key client-key.pem --repo /srv/backup --password-file pw
     """
     parsed, tls = connection(endpoints, cacert, cert, key)
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file,
-                                 compression=compression)
+    repository = repo_options.open(compression=compression)
     origin = EtcdOrigin(tuple(parsed), tls, attempts=attempts, leader_wait=leader_wait)
     result = SOURCE.back_up(repository, origin, cluster=cluster, progress=console_progress(output_format is Format.text))
     if output_format is Format.json:
@@ -69,6 +62,7 @@ def backup_etcd_command(
 
 
 @restore_app.command("etcd")
+@repository_options
 def restore_etcd_command(
     snapshot: str = snapshot_option(),
     name: str = typer.Option(None, "--name", help="This member's name (must be in --initial-cluster)."),
@@ -87,11 +81,7 @@ def restore_etcd_command(
         help="Move the restored revision this far ahead and mark older ones compacted, so kube-apiserver watches never "
         "see revisions go backwards (0: off; same value on every member).",
     ),
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     cluster: str = CLUSTER_OPTION,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
@@ -101,7 +91,7 @@ def restore_etcd_command(
     --data-dir /var/lib/etcd --repo /srv/backup --password-file pw
     """
     members = etcd_restore.parse_initial_cluster(initial_cluster)
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     chosen = SOURCE.find(repository, snapshot, cluster=cluster)
     if print_commands:
         target = str(data_dir) if data_dir else "/var/lib/etcd"
