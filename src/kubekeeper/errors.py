@@ -49,6 +49,12 @@ class VerificationFailed(KubekeeperError):
     exit_code = ExitCode.FINDINGS
 
 
+class TooOld(KubekeeperError):
+    """A backup is older than the operator allows (`status --max-age`): exit 1, like a finding."""
+
+    exit_code = ExitCode.FINDINGS
+
+
 class CommandFailed(OperationFailed):
     """A child process exited non-zero; `stderr` keeps its (masked) last lines for diagnosis."""
 

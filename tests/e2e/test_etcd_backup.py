@@ -86,8 +86,8 @@ def backup_restore_cycle(cli, cluster: EtcdCluster, restic_repo, tmp_path: Path,
     listed = cli("snapshots", "--kind", "etcd", "--format", "json", *restic_repo.cli_args)
     assert listed.code == 0, listed.err
     [snapshot] = json.loads(listed.out)
-    assert snapshot["id"].startswith(stored["snapshot_id"]) and snapshot["kind"] == "etcd" and snapshot["cluster"] == "e2e"
-    assert snapshot["details"]["revision"] == str(revision)
+    assert snapshot["id"] == stored["id"] and snapshot["short_id"] == stored["short_id"] and snapshot["kind"] == "etcd" and snapshot["cluster"] == "e2e"
+    assert snapshot["details"]["revision"] == revision
     assert set(snapshot["details"]["members"].split(";")) == {m.name for m in cluster.members}
 
     cluster.stop()

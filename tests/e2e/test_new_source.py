@@ -52,7 +52,7 @@ def test_a_new_source_is_picked_up_by_every_command_that_works_with_any_source(n
     listed = cli("snapshots", "--kind", "notes", *restic_repo.cli_args, "--format", "json")
     assert listed.code == 0, listed.err
     [snapshot] = json.loads(listed.out)
-    assert (snapshot["kind"], snapshot["details"]["words"]) == ("notes", "4") and "set" in snapshot["details"]
+    assert (snapshot["kind"], snapshot["details"]["words"]) == ("notes", 4) and "set" in snapshot["details"]
     text = cli("snapshots", *restic_repo.cli_args)
     assert f"{snapshot['id'][:8]}" in text.out and "words=4" in text.out
 

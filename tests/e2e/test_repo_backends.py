@@ -141,12 +141,15 @@ def test_repo_commands_and_copy_to_several(cli, restic_repo, backend_repo_factor
     import json
 
     docs = json.loads(listed.out)
-    assert [d["details"]["revision"] for d in docs] == ["0", "1", "2"]
-    assert set(docs[0]) == {"id", "time", "kind", "cluster", "tags", "details"}
+    assert [d["details"]["revision"] for d in docs] == [0, 1, 2]  # typed: the one snapshot shape (issue 17)
+    assert set(docs[0]) == {"id", "short_id", "time", "kind", "cluster", "set", "hostname", "paths", "tags", "details", "data_added"}
+    assert docs[0]["short_id"] == docs[0]["id"][:8] and len(docs[0]["id"]) == 64
+    assert isinstance(docs[0]["data_added"], int)  # restic 0.17+ records the backup's summary
     assert docs[0]["time"] <= docs[-1]["time"]
 
-    checked = cli("repo", "check", "--read-data-subset", "1/2", *restic_repo.cli_args)
+    checked = cli("repo", "check", "--read-data-subset", "1/2", *restic_repo.cli_args, "--format", "json")
     assert checked.code == 0, checked.err
+    assert json.loads(checked.out) == {"repository": restic_repo.url, "ok": True, "read_data_subset": "1/2"}
 
     one, two = tmp_path / "copy1", tmp_path / "copy2"
     pw1, pw2 = write_password(tmp_path / "c1.pw"), write_password(tmp_path / "c2.pw")

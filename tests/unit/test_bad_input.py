@@ -118,6 +118,14 @@ CASES = [
     Case("backup-cluster-comma", ("backup", "etcd", "--repo", REPOSITORY, "--endpoints", "http://127.0.0.1:1",
                                   "--cluster", "prod,kind:registry"), "--cluster 'prod,kind:registry'"),
     Case("snapshots-cluster-space", ("snapshots", "--repo", REPOSITORY, "--cluster", "a b"), "--cluster 'a b'"),
+    # ---- day-2 commands (issue 17): durations, snapshot ids, set ids, members, all before any repository
+    Case("status-max-age", ("status", "--repo", REPOSITORY, "--max-age", "tomorrow"), "--max-age 'tomorrow': not a duration"),
+    Case("ls-not-an-id", ("ls", "--repo", REPOSITORY, "nope!"), "SNAPSHOT 'nope!': not a snapshot id"),
+    Case("snapshots-set-comma", ("snapshots", "--repo", REPOSITORY, "--set", "a,kind:etcd"), "--set 'a,kind:etcd'"),
+    Case("diff-set-comma", ("diff", "--repo", REPOSITORY, "a,b", "c"), "SET_A 'a,b': not a backup set id"),
+    Case("restore-all-set", ("restore", "all", "--set", "x y", "--config", "{tmp}/c.yaml"), "--set 'x y'", _write("c.yaml", MINIMAL)),
+    Case("restore-all-member", ("restore", "all", "--set", "s1", "--config", "{tmp}/c.yaml", "--member", "m0"),
+         "--member 'm0': expected NAME=DATA_DIR", _write("c.yaml", MINIMAL)),
 ]
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from kubekeeper.backup.source import PartlyStored
 from kubekeeper.errors import KubekeeperError
 from kubekeeper.repository import AppendOnly, Repository, Retention, selection
 
@@ -83,6 +84,10 @@ def run_part(name: str, runner: Callable[[str], PartOutcome], set_id: str) -> Pa
     started = time.monotonic()
     try:
         outcome = runner(set_id)
+    except PartlyStored as exc:  # what was stored stays in the report (`status` reads which volume failed)
+        log.error("%s backup failed: %s", name, exc.message)
+        return PartResult(name, False, time.monotonic() - started, time.time(), snapshots=list(exc.result.snapshots),
+                          bytes_added=exc.result.bytes_added, error=exc.message, details=dict(exc.result.details))
     except KubekeeperError as exc:
         log.error("%s backup failed: %s", name, exc.message)
         return PartResult(name, False, time.monotonic() - started, time.time(), error=exc.message)

@@ -62,8 +62,8 @@ class BackupResult:
         return self.snapshots[0] if self.snapshots else ""
 
     def as_json(self) -> dict[str, object]:
-        doc: dict[str, object] = {"kind": self.kind, "cluster": self.cluster, "snapshot_id": self.snapshot_id,
-                                  "details": dict(self.details)}
+        doc: dict[str, object] = {"kind": self.kind, "cluster": self.cluster, "id": self.snapshot_id,
+                                  "short_id": self.snapshot_id[:8], "snapshot_id": self.snapshot_id, "details": dict(self.details)}
         if self.summary is not None:
             doc["bytes"] = self.summary.total_bytes_processed
             doc["data_added"] = self.summary.data_added

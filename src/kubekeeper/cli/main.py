@@ -31,6 +31,9 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "backup": (),  # `groups` defines backup/restore; every data source adds its commands (data_sources())
     "restore": (),
     "snapshots": ("snapshots",),
+    "status": ("status",),
+    "ls": ("contents",),
+    "diff": ("contents",),
     "verify": ("verify",),
     "deploy": ("deploy",),
     "config": ("config",),
@@ -47,7 +50,7 @@ def source_modules() -> dict[str, str]:
 
 def data_sources() -> tuple[str, ...]:
     """The modules of the backup/restore groups: the groups, every source's commands, `backup all`."""
-    return ("groups", *source_modules().values())
+    return ("groups", *source_modules().values(), "restore_all")
 
 
 def command_modules() -> tuple[str, ...]:
@@ -117,6 +120,8 @@ def modules_for(positionals: list[str]) -> tuple[str, ...]:
     first = positionals[0] if positionals else ""
     if first in ("backup", "restore"):
         wanted = source_modules().get(positionals[1]) if len(positionals) > 1 else None
+        if first == "restore" and wanted == "backup_all":
+            wanted = "restore_all"
         return ("groups", wanted) if wanted else data_sources()
     return COMMANDS.get(first) or command_modules()
 

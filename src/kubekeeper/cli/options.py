@@ -65,13 +65,18 @@ _SNAPSHOT_ID = re.compile(r"[0-9a-f]{1,64}")
 
 def snapshot_ref(value: str) -> str:
     """--snapshot: never empty (an empty prefix would match every snapshot and restore the newest)."""
+    return checked_snapshot_ref(value, "--snapshot")
+
+
+def checked_snapshot_ref(value: str, option: str) -> str:
+    """A snapshot id, id prefix or 'latest' given as `option` (an option or an argument's name)."""
     text = value.strip().lower()
     if text == "latest" or _SNAPSHOT_ID.fullmatch(text):
         return text
     if not text:
-        raise BadInput("--snapshot is empty: give a snapshot id (see `kubekeeper snapshots`) or 'latest'")
+        raise BadInput(f"{option} is empty: give a snapshot id (see `kubekeeper snapshots`) or 'latest'")
     shown = value if len(value) <= 80 else value[:80] + "..."
-    raise BadInput(f"--snapshot {shown!r}: not a snapshot id (hex, see `kubekeeper snapshots`) or 'latest'")
+    raise BadInput(f"{option} {shown!r}: not a snapshot id (hex, see `kubekeeper snapshots`) or 'latest'")
 
 
 def snapshot_option(help: str = "Snapshot id (or its prefix) or 'latest'.") -> Any:

@@ -23,7 +23,7 @@ from kubekeeper.cli.options import (
     kind_filter,
     repository_options,
 )
-from kubekeeper.errors import BadInput, OperationFailed
+from kubekeeper.errors import BadInput, ExitCode, OperationFailed
 from kubekeeper.report.console import print_json, stdout
 from kubekeeper.repository import Repository, RepoSpec, Retention, selection
 from kubekeeper.repository.spec import read_repository_file
@@ -69,13 +69,22 @@ def init_command(
 def check_command(
     read_data_subset: str = typer.Option(None, "--read-data-subset", help="Also read back this part of the data: N/M, P% or a size (restic syntax)."),
     repo_options: RepositoryOptions = REPOSITORY,
+    output_format: Format = FORMAT_OPTION,
 ) -> None:
     """Check the repository's structure (and read back a subset of the data).
 
     Example: kubekeeper repo check --read-data-subset 10%
     """
     repository = repo_options.open()
-    repository.check(read_data_subset)
+    try:
+        repository.check(read_data_subset)
+    except OperationFailed as exc:  # errors found (exit 3); a missing repository or wrong password keep their codes
+        if output_format is Format.json and exc.exit_code == ExitCode.OPERATION_FAILED:
+            print_json({"repository": repository.spec.display, "ok": False, "read_data_subset": read_data_subset, "error": exc.message})
+        raise
+    if output_format is Format.json:
+        print_json({"repository": repository.spec.display, "ok": True, "read_data_subset": read_data_subset})
+        return
     what = f" (read back {read_data_subset} of the data)" if read_data_subset else ""
     stdout.print(f"repository {repository.spec.display}: no errors found{what}", markup=False)
 

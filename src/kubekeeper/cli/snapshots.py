@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from kubekeeper.backup import sources
+from kubekeeper.backup.listing import filter_snapshots, set_tag
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.options import (
     CLUSTER_FILTER_OPTION,
@@ -17,8 +16,8 @@ from kubekeeper.cli.options import (
     repository_options,
 )
 from kubekeeper.report.console import print_json, stdout
-from kubekeeper.repository import Snapshot, details_of, selection
-from kubekeeper.repository.tags import cluster_of, kind_of
+from kubekeeper.report.snapshot import snapshot_json
+from kubekeeper.repository import selection
 
 
 def summary_keys(kind: str | None) -> tuple[str, ...]:
@@ -27,30 +26,24 @@ def summary_keys(kind: str | None) -> tuple[str, ...]:
     return entry.load().summary_keys if entry is not None else ()
 
 
-def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
-    return {
-        "id": snapshot.id,
-        "time": snapshot.time.isoformat(),
-        "kind": kind_of(snapshot.tags),
-        "cluster": cluster_of(snapshot.tags),
-        "tags": list(snapshot.tags),
-        "details": details_of(snapshot.tags),
-    }
-
-
 @repository_options
 def snapshots_command(
     kind: str = KIND_OPTION,
     cluster: str = CLUSTER_FILTER_OPTION,
+    latest: int | None = typer.Option(None, "--latest", min=1, help="Only the newest N of each series (etcd, registry, each PVC)."),
+    set_id: str | None = typer.Option(None, "--set", help="Only the snapshots of this backup set (the set= tag of `backup all`)."),
+    tag: list[str] = typer.Option([], "--tag", help="Only snapshots with these tags (a,b: both; repeat for either), like restic."),
+    path: list[str] = typer.Option([], "--path", help="Only snapshots holding this path (repeatable), like restic."),
     repo_options: RepositoryOptions = REPOSITORY,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """List kubekeeper snapshots, oldest first (newest last).
 
-    Example: kubekeeper snapshots --kind etcd --format json
+    Example: kubekeeper snapshots --kind etcd --latest 1 --format json
     """
     repository = repo_options.open()
-    found = repository.snapshots(selection(kind_filter(kind), cluster))
+    tags = selection(kind_filter(kind), cluster) + ([set_tag(set_id)] if set_id else [])
+    found = filter_snapshots(repository.snapshots(tags), tags=tag, paths=path, latest=latest)
     documents = [snapshot_json(s) for s in found]
     if output_format is Format.json:
         print_json(documents)
@@ -61,7 +54,7 @@ def snapshots_command(
     for doc in documents:
         keys = summary_keys(doc["kind"]) or tuple(doc["details"])
         summary = " ".join(f"{k}={doc['details'][k]}" for k in keys if k in doc["details"])
-        stdout.print(f"{doc['id'][:8]}  {doc['time'][:19]}  {doc['kind']:<8}  {doc['cluster']:<12}  {summary}", markup=False)
+        stdout.print(f"{doc['short_id']}  {doc['time'][:19]}  {doc['kind']:<8}  {doc['cluster']:<12}  {summary}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

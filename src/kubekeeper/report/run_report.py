@@ -31,7 +31,7 @@ def write_metrics(report: SetReport, textfile: Path) -> None:
     )
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if value < 1024 or unit == "TiB":
@@ -47,10 +47,11 @@ def show_set(report: SetReport) -> None:
         if part.ok:
             stdout.print(
                 f"  [green]ok[/green]     {part.name:<9} {len(part.snapshots)} snapshot(s), "
-                f"{_size(part.bytes_added)} added, {part.duration_seconds:.1f}s"
+                f"{size_text(part.bytes_added)} added, {part.duration_seconds:.1f}s"
             )
         else:
-            stdout.print(f"  [red]failed[/red] {part.name:<9} {escape(part.error or '')} [dim](nothing stored for this part)[/dim]")
+            stored = f"{len(part.snapshots)} snapshot(s) stored, the rest not" if part.snapshots else "nothing stored for this part"
+            stdout.print(f"  [red]failed[/red] {part.name:<9} {escape(part.error or '')} [dim]({stored})[/dim]")
     for copy in report.copies:
         state = "[green]copied[/green]" if copy.ok else f"[red]copy failed[/red]: {escape(copy.error or '')}"
         stdout.print(f"  {state} to {escape(copy.repository)}")

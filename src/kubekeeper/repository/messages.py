@@ -74,9 +74,14 @@ class Snapshot:
     paths: tuple[str, ...]
     tags: tuple[str, ...] = field(default_factory=tuple)
     original: str | None = None  # set by `restic copy`: the id in the source repository
+    #: restic 0.17+ records the backup's summary in the snapshot: new data the repository took in
+    data_added: int | None = None
+    bytes_processed: int | None = None
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Snapshot:
+        raw = doc.get("summary")
+        summary: dict[str, Any] = raw if isinstance(raw, dict) else {}
         return cls(
             id=doc["id"],
             short_id=doc.get("short_id", doc["id"][:8]),
@@ -85,7 +90,13 @@ class Snapshot:
             paths=tuple(doc.get("paths") or ()),
             tags=tuple(doc.get("tags") or ()),
             original=doc.get("original"),
+            data_added=_int_or_none(summary.get("data_added")),
+            bytes_processed=_int_or_none(summary.get("total_bytes_processed")),
         )
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _parse_time(text: str) -> datetime:

@@ -49,3 +49,28 @@ def cluster_of(tags: Iterable[str]) -> str | None:
 
 def details_of(tags: Iterable[str]) -> dict[str, str]:
     return dict(t.split("=", 1) for t in tags if "=" in t)
+
+
+#: details that are text even when they look like a number (digests, tokens, ids)
+TEXT_DETAILS = frozenset({"sha256", "backup", "set", "chain", "incomplete", "etcd_version", "leader", "endpoint", "members",
+                          "registry", "namespace", "pvc", "pv", "node", "storageclass", "part"})
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,18})")
+_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)\.[0-9]+")
+
+
+def typed_value(key: str, text: str) -> object:
+    """A detail's value as JSON should carry it: integers as ints, true/false as booleans."""
+    if key in TEXT_DETAILS:
+        return text
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if _DECIMAL.fullmatch(text):
+        return float(text)
+    if text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def typed_details(tags: Iterable[str]) -> dict[str, object]:
+    """`details_of`, with numbers and booleans typed (the one JSON shape of a snapshot's details)."""
+    return {key: typed_value(key, value) for key, value in details_of(tags).items()}

@@ -245,7 +245,8 @@ class VolumeResult:
     duration_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The report of one volume; its snapshot by full id (`snapshot`) and `short_id`, as everywhere."""
+        return {**asdict(self), "short_id": self.snapshot[:8]}
 
 
 def volume_tags(cluster: str, source: LocatedVolume, part: str) -> list[str]:
