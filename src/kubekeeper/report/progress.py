@@ -107,6 +107,7 @@ class LineTransfer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, daemon=True, name="progress-lines")
+        self._written = 0
 
     def add_total(self, size: int) -> None:
         with self._lock:
@@ -136,6 +137,7 @@ class LineTransfer:
     def _tick(self) -> None:
         while not self._stop.wait(self.interval):
             self.write(self.line())
+            self._written += 1
 
     def __enter__(self) -> LineTransfer:
         self._ticker.start()
@@ -144,7 +146,7 @@ class LineTransfer:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._ticker.join()
-        if time.monotonic() - self.started >= CLOSING_LINE_AFTER:
+        if self._written or time.monotonic() - self.started >= CLOSING_LINE_AFTER:  # a started log is finished
             self.write(self.line() + (" (done)" if exc[0] is None else " (stopped)"))
 
 
@@ -159,6 +161,9 @@ class ConsoleProgress:
 
     def __init__(self, interval: float | None = None) -> None:
         self.interval = interval if interval is not None else progress_interval()
+        #: how often restic should report (RESTIC_PROGRESS_FPS): twice per line or bar refresh, so
+        #: each line shows fresh figures; at least once a second, at most 10 times
+        self.status_fps = min(10.0, max(1.0, 2.0 / self.interval))
         self._lock = threading.Lock()
         self._bars: Progress | None = None
         self._active = 0

@@ -123,9 +123,15 @@ class Repository:
         env = self.spec.env()
         if self.spec.cacert:
             env["RESTIC_CACERT"] = str(self.spec.cacert)
-        env.setdefault("RESTIC_PROGRESS_FPS", _STATUS_FPS if self.progress is SILENT else _STATUS_FPS_SHOWN)
+        env.setdefault("RESTIC_PROGRESS_FPS", _STATUS_FPS if self.progress is SILENT else self._status_fps())
         env.update(extra or {})
         return env
+
+    def _status_fps(self) -> str:
+        """restic's status rate for a shown progress: what the display asks for (`status_fps`, as
+        report.progress.ConsoleProgress sets it), else once a second."""
+        wanted = getattr(self.progress, "status_fps", None)
+        return f"{wanted:g}" if isinstance(wanted, (int, float)) and wanted > 0 else _STATUS_FPS_SHOWN
 
     def _command(
         self,

@@ -79,6 +79,37 @@ def test_without_a_terminal_a_line_every_interval_with_rate_and_eta() -> None:
     assert "MiB/s, ETA 0:" in running and "elapsed 0:00:00" in running
 
 
+def test_a_short_transfer_that_logged_a_line_gets_its_closing_line() -> None:
+    """A log that says "12 MiB" must not end there: once a line is out, the end is written too, however
+    short the transfer (a fast backup of a big volume)."""
+    import threading
+
+    lines: list[str] = []
+    written = threading.Event()
+
+    def write(text: str) -> None:
+        lines.append(text)
+        written.set()
+
+    with rendering.LineTransfer("storing volume db/data", progress.BYTES, 0.05, write) as transfer:
+        assert written.wait(5)
+        transfer.advance(10 << 20)
+    assert lines[-1].startswith("storing volume db/data: 10.0 MiB") and lines[-1].endswith("(done)")
+
+
+def test_restic_reports_at_least_twice_per_line() -> None:
+    """restic's own status rate follows the display: a line every 0.5 s needs a status every 0.25 s."""
+    from kubekeeper.repository import Repository, RepoSpec
+
+    def fps(shown: object) -> str:
+        return Repository(RepoSpec("/nowhere", password="x"), progress=shown)._env()["RESTIC_PROGRESS_FPS"]  # type: ignore[arg-type]
+
+    assert float(fps(rendering.ConsoleProgress(interval=0.5))) == 4
+    assert float(fps(rendering.ConsoleProgress(interval=10))) == 1
+    assert float(fps(rendering.ConsoleProgress(interval=0.01))) == 10
+    assert float(fps(progress.SILENT)) < 1  # nobody reads them: restic is asked for few
+
+
 def test_items_are_counted_as_items() -> None:
     transfer = rendering.LineTransfer("listing repositories", progress.ITEMS, 10, lambda _: None)
     transfer.add_total(40)
