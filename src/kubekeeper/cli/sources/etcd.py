@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from pathlib import Path
 
 import typer
 
+from kubekeeper.backup import etcd_chain
 from kubekeeper.backup.sources.etcd import SOURCE, EtcdOrigin, EtcdTarget
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.etcd_options import CACERT_OPTION, CERT_OPTION, ENDPOINTS_OPTION, KEY_OPTION, connection
@@ -23,9 +27,12 @@ from kubekeeper.cli.options import (
     snapshot_option,
 )
 from kubekeeper.errors import BadInput
+from kubekeeper.etcd import follow as follow_module
 from kubekeeper.etcd import restore as etcd_restore
+from kubekeeper.etcd.follow import FollowSettings, parse_duration, parse_size
 from kubekeeper.report.console import print_json, stderr, stdout
 from kubekeeper.report.progress import console_progress
+from kubekeeper.repository import Repository
 
 
 @backup_app.command("etcd")
@@ -43,9 +50,27 @@ def backup_etcd_command(
     attempts: int = typer.Option(3, "--attempts", min=1, help="Snapshot attempts if the leader changes or the stream breaks."),
     leader_wait: float = typer.Option(30.0, "--leader-wait", min=0, help="Seconds to wait for a new leader between attempts."),
     compression: str = COMPRESSION_OPTION,
+    follow: bool = typer.Option(
+        False, "--follow",
+        help="Keep running: a full snapshot, then every change stored as a delta each --delta-interval, a new full snapshot "
+        "each --full-interval, until SIGTERM/SIGINT (then the last changes are stored and it exits 0).",
+    ),
+    delta_interval: str = typer.Option("5s", "--delta-interval", help="With --follow: how often changes are stored (5s, 30s, 1m)."),
+    full_interval: str = typer.Option("24h", "--full-interval", help="With --follow: how often a new full snapshot starts a new chain."),
+    max_buffer: str = typer.Option(
+        "256MiB", "--max-buffer",
+        help="With --follow: changes kept in memory while the repository does not take them; past this, exit 3.",
+    ),
+    metrics_file: Path = typer.Option(
+        None, "--metrics-file",
+        help="With --follow: Prometheus textfile with kubekeeper_etcd_follower_lag_seconds (use its own file, not backup all's).",
+    ),
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """Snapshot etcd from its leader, verify the SHA-256 trailer, and store it in restic.
+
+    With --follow it keeps running and stores every change too, so `restore etcd --revision/--at`
+    can restore any point since the last full snapshot.
 
     Example: kubekeeper backup etcd --endpoints https://10.0.0.1:2379,https://10.0.0.2:2379 \\
     --cacert ca.pem --cert client.pem --key client-key.pem --repo /srv/backup --password-file pw
@@ -54,6 +79,11 @@ def backup_etcd_command(
     repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file,
                                  compression=compression)
     origin = EtcdOrigin(tuple(parsed), tls, attempts=attempts, leader_wait=leader_wait)
+    if follow:
+        settings = FollowSettings(parse_duration(delta_interval, "--delta-interval"), parse_duration(full_interval, "--full-interval"),
+                                  parse_size(max_buffer, "--max-buffer"), metrics_file, cluster)
+        run_follower(repository, origin, cluster, settings, output_format)
+        return
     result = SOURCE.back_up(repository, origin, cluster=cluster, progress=console_progress(output_format is Format.text))
     if output_format is Format.json:
         print_json(result.as_json())
@@ -135,6 +165,25 @@ def restore_etcd_command(
     if snapshot == "latest" and len(members) > 1:
         stdout.print(f"restore the other members with --snapshot {chosen.id} --bump-revision {d['bump_revision']}, not 'latest' "
                      "(all must use the same snapshot and bump)", markup=False)
+
+
+def run_follower(repository: Repository, origin: EtcdOrigin, cluster: str, settings: FollowSettings, output_format: Format) -> None:
+    """The follower in the foreground; SIGTERM and SIGINT end it cleanly (pending changes stored)."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    logging.getLogger(follow_module.__name__).setLevel(logging.INFO)  # one line per stored delta
+    try:
+        summary = etcd_chain.follow(repository, origin, cluster, settings, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    doc = {"fulls": [f.snapshot_id for f in summary.fulls], "deltas": summary.deltas, "events": summary.events,
+           "last_revision": summary.last_revision, "resumed": summary.resumed, "compacted": summary.compacted}
+    if output_format is Format.json:
+        print_json(doc)
+        return
+    stdout.print(f"follower stopped: {len(summary.fulls)} full snapshot(s), {summary.deltas} delta(s) with {summary.events:,} "
+                 f"events stored, up to revision {summary.last_revision}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
