@@ -28,7 +28,7 @@ from kubekeeper.etcd import delta as delta_format
 from kubekeeper.etcd.client import EtcdClient
 from kubekeeper.etcd.delta import Delta, Folded
 from kubekeeper.etcd.follow import Follower, FollowSettings, FollowSummary, FullSnapshot
-from kubekeeper.etcd.restore import RestoreTool
+from kubekeeper.etcd.restore import DEFAULT_BUMP, RestoreTool
 from kubekeeper.etcd.scratch import ScratchEtcd
 from kubekeeper.etcd.snapshot import SnapshotInfo
 from kubekeeper.progress import SILENT
@@ -154,6 +154,34 @@ def choose(found: Sequence[Chain], *, revision: int | None = None, at: datetime 
     return Target(found[-1])
 
 
+def auto_bump(highest_known: int) -> int:
+    """The bump of a replayed restore: the usual one plus the newest revision the source is known to have
+    handed out, so the restored revision is past it whatever revision the replay ended at (a replay
+    folds many revisions into few transactions). Depends only on the repository's tags, so every member
+    gets the same value - `--print-commands` pins it anyway."""
+    return DEFAULT_BUMP + highest_known
+
+
+def highest_known(found: Sequence[Chain]) -> int:
+    return max([c.last for c in found] + [c.revision_max for c in found] + [0])
+
+
+def resolve(repository: Repository, target: Target) -> int:
+    """The source revision the target stands for (`--at` becomes the newest revision seen by then)."""
+    if target.revision is not None:
+        return target.revision
+    if target.at is None:
+        return target.chain.last
+    at = target.at.timestamp()
+    reached = target.chain.revision
+    for delta in fetch_deltas(repository, target.chain.deltas):
+        for event in delta.events:
+            if event.seen > at:
+                return reached
+            reached = event.revision
+    return reached
+
+
 def fetch_deltas(repository: Repository, snapshots: Sequence[Snapshot]) -> list[Delta]:
     """The deltas' contents, in order (restic dumps side by side; read into memory, never to disk)."""
 
@@ -225,7 +253,7 @@ def replay(repository: Repository, target: Target, tool: RestoreTool, workdir: P
         last_used = next((d for d in reversed(deltas) if d.first <= reached), None)
         if last_used is not None and last_used.last == reached:
             recorded = last_used.keys
-    highest = max([c.last for c in found] + [c.revision_max for c in found] + [reached])
+    highest = max(highest_known(found), reached)
     return Replayed(replayed_file, info, chain.full, reached, folded.events, len(deltas), keys, store_revision, highest, recorded)
 
 

@@ -136,12 +136,7 @@ class Follower:
         while not self.stop.is_set():
             if self.watch is None and not self.need_full:
                 self._open_watch()
-            try:
-                kind, payload, stream = self.inbox.get(timeout=max(0.0, min(next_flush - time.monotonic(), 0.5)))
-            except queue.Empty:
-                kind = ""
-            if kind:
-                self._handle(kind, payload, stream)
+            self._receive(timeout=max(0.0, min(next_flush - time.monotonic(), 0.5)))
             if self.need_full:  # the revision to resume from was compacted: a new chain
                 self._begin_chain(first=False)
                 continue
@@ -154,6 +149,19 @@ class Follower:
                 full_due = time.monotonic() + self.settings.full_interval
         self._finish()
         return self.summary
+
+    def _receive(self, timeout: float) -> None:
+        """Everything the watch delivered so far (waiting up to `timeout` for the first item)."""
+        try:
+            item = self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            self._handle(*item)
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                return
 
     def _handle(self, kind: str, payload: Any, stream: WatchStream) -> None:
         if self.watch is None or stream is not self.watch.stream:

@@ -144,7 +144,7 @@ class EtcdSource:
                 if not sha256:
                     sha256 = verify_file(snapshot_file).sha256
                 before = etcd_restore.snapshot_revision(tool, snapshot_file)
-                wanted = target.bump if target.bump is not None else etcd_restore.DEFAULT_BUMP + max(0, replayed.highest_known - (before or 0))
+                wanted = target.bump if target.bump is not None else etcd_chain.auto_bump(replayed.highest_known)
             else:
                 snapshot_file, check = fetch_snapshot(repository, snapshot, workdir)
                 sha256 = check.sha256

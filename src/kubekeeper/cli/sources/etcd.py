@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -113,10 +114,19 @@ def restore_etcd_command(
         help="etcdutl (3.5+) or etcdctl (3.4) to restore with; default: the one on PATH matching the snapshot's etcd version.",
     ),
     bump_revision: int = typer.Option(
-        etcd_restore.DEFAULT_BUMP, "--bump-revision", min=0,
+        None, "--bump-revision", min=0, show_default=False,
         help="Move the restored revision this far ahead and mark older ones compacted, so kube-apiserver watches never "
-        "see revisions go backwards (0: off; same value on every member).",
+        "see revisions go backwards (default 1000000000; after a replay of deltas, that plus the newest revision the "
+        "repository knows; 0: off; same value on every member).",
     ),
+    revision: int = typer.Option(
+        None, "--revision", min=1,
+        help="Point in time: the newest full snapshot at or before this revision, its deltas replayed up to it.",
+    ),
+    at: str = typer.Option(
+        None, "--at", help="Point in time (RFC 3339, e.g. 2026-11-30T17:05:00Z): the changes the follower saw until then.",
+    ),
+    no_replay: bool = typer.Option(False, "--no-replay", help="Restore the full snapshot alone, without the deltas stored after it."),
     repo: str = REPO_OPTION,
     password_file: Path = PASSWORD_FILE_OPTION,
     password_command: str | None = PASSWORD_COMMAND_OPTION,
@@ -127,15 +137,35 @@ def restore_etcd_command(
 ) -> None:
     """Restore one member's data dir from a kubekeeper etcd snapshot (every member: the same snapshot).
 
+    If the follower (`backup etcd --follow`) stored changes after the snapshot, they are replayed
+    (newest state by default; --revision or --at for a point in time) in a scratch etcd first.
+
     Example: kubekeeper restore etcd --snapshot latest --name m1 --initial-cluster m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380 \\
     --data-dir /var/lib/etcd --repo /srv/backup --password-file pw
     """
     members = etcd_restore.parse_initial_cluster(initial_cluster)
+    when = parse_rfc3339(at) if at is not None else None
+    if revision is not None and when is not None:
+        raise BadInput("--revision and --at are two ways to name the point in time: give one")
+    if no_replay and (revision is not None or when is not None):
+        raise BadInput("--no-replay restores the full snapshot alone; it does not go with --revision/--at")
     repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
-    chosen = SOURCE.find(repository, snapshot, cluster=cluster)
+    point = revision is not None or when is not None
+    if snapshot == "latest" and point:
+        chosen = etcd_chain.choose(etcd_chain.chains(repository, cluster), revision=revision, at=when).chain.full
+    else:
+        chosen = SOURCE.find(repository, snapshot, cluster=cluster)
     if print_commands:
         target = str(data_dir) if data_dir else "/var/lib/etcd"
-        commands = etcd_restore.member_commands(chosen.id, members, target, token, repository.spec.display, cluster, bump_revision)
+        bump, extra = bump_revision, ["--no-replay"] if no_replay else []
+        if not no_replay:
+            found = etcd_chain.chains(repository, cluster)
+            chain = next((c for c in found if c.full.id == chosen.id), etcd_chain.Chain(chosen))
+            if chain.deltas or point:
+                extra = ["--revision", str(etcd_chain.resolve(repository, etcd_chain.Target(chain, revision, when)))]
+                bump = bump if bump is not None else etcd_chain.auto_bump(etcd_chain.highest_known(found))
+        bump = bump if bump is not None else etcd_restore.DEFAULT_BUMP
+        commands = etcd_restore.member_commands(chosen.id, members, target, token, repository.spec.display, cluster, bump, extra)
         if output_format is Format.json:
             print_json({"snapshot_id": chosen.id, "commands": [{"member": m, "command": c} for m, c in commands]})
             return
@@ -147,7 +177,7 @@ def restore_etcd_command(
     if not name or data_dir is None:
         raise BadInput("restore etcd needs --name and --data-dir (or --print-commands)")
     member = etcd_restore.MemberRestore.build(name, initial_cluster, data_dir, peer_urls, token)
-    into = EtcdTarget(member, force=force, tool=etcdutl, bump=bump_revision)
+    into = EtcdTarget(member, force=force, tool=etcdutl, bump=bump_revision, revision=revision, at=when, replay=not no_replay)
     outcome = SOURCE.restore(repository, chosen, into, progress=console_progress(output_format is Format.text))
     if output_format is Format.json:
         print_json(outcome.as_json())
@@ -155,6 +185,10 @@ def restore_etcd_command(
     d = outcome.details
     if d["moved_aside"]:
         stderr.print(f"moved the old data dir aside to {d['moved_aside']}", markup=False)
+    pit = d.get("point_in_time")
+    if pit:
+        stdout.print(f"replayed {pit['events']:,} change(s) from {pit['deltas']} delta(s) onto snapshot {chosen.short_id}: the store as "
+                     f"the source had it at revision {pit['target_revision']} ({pit['keys']:,} keys)", markup=False)
     stdout.print(f"restored snapshot {chosen.short_id} (revision {d['details'].get('revision', '?')}) into {d['data_dir']} for member {name} with {d['tool']}",
                  markup=False)
     if d["bump_revision"]:
@@ -162,9 +196,21 @@ def restore_etcd_command(
                      "(older revisions marked compacted; watches re-list instead of seeing time go backwards)", markup=False)
     else:
         stderr.print("warning: revision NOT bumped; restart every kube-apiserver after the restore", markup=False)
-    if snapshot == "latest" and len(members) > 1:
-        stdout.print(f"restore the other members with --snapshot {chosen.id} --bump-revision {d['bump_revision']}, not 'latest' "
-                     "(all must use the same snapshot and bump)", markup=False)
+    if len(members) > 1:
+        pinned = f" --revision {pit['target_revision']}" if pit else (" --no-replay" if no_replay else "")
+        stdout.print(f"restore the other members with --snapshot {chosen.id}{pinned} --bump-revision {d['bump_revision']} "
+                     "(all must use the same snapshot, point in time and bump)", markup=False)
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """`--at`: RFC 3339 with a zone (Z or +hh:mm); a time without one is refused, not guessed."""
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise BadInput(f"--at {text!r}: not an RFC 3339 time (example: 2026-11-30T17:05:00Z)") from None
+    if parsed.tzinfo is None:
+        raise BadInput(f"--at {text!r}: give the time zone (Z or +hh:mm); a time without one is ambiguous")
+    return parsed
 
 
 def run_follower(repository: Repository, origin: EtcdOrigin, cluster: str, settings: FollowSettings, output_format: Format) -> None:
