@@ -88,8 +88,8 @@ def source_state(cluster: EtcdCluster, revision: int = 0) -> tuple[dict[bytes, b
         return client.read_all(url, revision)
 
 
-def start_follower(cluster: EtcdCluster, repo: ResticRepo, log: Path, *extra: str) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "kubekeeper", "-v", "backup", "etcd", "--follow", "--endpoints", ",".join(cluster.endpoints),
+def start_follower(cluster: EtcdCluster, repo: ResticRepo, log: Path, *extra: str, stall: str = "120") -> subprocess.Popen:
+    argv = [sys.executable, "-m", "kubekeeper", "-v", "--stall-timeout", stall, "backup", "etcd", "--follow", "--endpoints", ",".join(cluster.endpoints),
             *repo.cli_args, "--cluster", "prod", "--delta-interval", f"{DELTA}s", *extra]
     return start_logged(argv, log)
 
@@ -219,3 +219,78 @@ def test_sigkill_and_leader_loss_lose_nothing_older_than_two_intervals(etcd_clus
     assert revision > final_revision
     checked = cli("verify", *restic_repo.cli_args, "--snapshot", fulls(restic_repo)[0].id)
     assert checked.code == 0, checked.out + checked.err
+
+
+def test_compacted_revision_starts_a_new_chain(etcd_cluster_factory, restic_repo, tmp_path, cli):
+    """The follower is paused, the member it watches dies, and the revisions it has not read are compacted:
+    it says so, takes a new full snapshot, and the newest state still restores exactly."""
+    cluster = etcd_cluster_factory(3)
+    make_leader(cluster, "m1")  # m0, watched first, is a follower: its death costs no election
+    follower = start_follower(cluster, restic_repo, tmp_path / "follower.log")
+    try:
+        wait_for(lambda: bool(fulls(restic_repo)), what="the full snapshot")
+        with Writer(cluster) as writer:
+            time.sleep(1.0)
+            follower.send_signal(signal.SIGSTOP)
+            cluster.kill("m0")
+            time.sleep(1.0)
+            head = writer.acked[-1][1]
+            with EtcdClient([Endpoint.parse(cluster.member("m1").client_url)], timeout=5) as client:
+                client._client(cluster.member("m1").client_url).kvstub.Compact(etcdrpc.CompactionRequest(revision=head), 10)
+            follower.send_signal(signal.SIGCONT)
+            wait_for(lambda: len(fulls(restic_repo)) == 2, what="the second full snapshot")
+            time.sleep(1.5)
+        follower.send_signal(signal.SIGTERM)
+        assert follower.wait(timeout=60) == 0
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    log = (tmp_path / "follower.log").read_text()
+    assert "compacted revision" in log and "new full snapshot" in log
+    final, final_revision = source_state(cluster)
+    state, revision, report = restore_and_read(cli, restic_repo, tmp_path, cluster.binary, "newest")
+    assert state == final and revision > final_revision
+    assert report["snapshot_id"] == fulls(restic_repo)[-1].id
+
+
+def test_repository_outage_is_buffered_then_bounded(etcd_cluster_factory, restic_repo, tmp_path, cli):
+    """The repository disappears for a moment: the changes wait in memory and are stored when it is back
+    (the chain verifies: no revision missing). Gone for longer than --max-buffer holds: exit 3, saying so.
+    restic retries a failing backend on its own; `--stall-timeout 2` stops such a run, as an operator
+    would set it for a follower whose repository must answer within seconds."""
+    cluster = etcd_cluster_factory(3)
+    repo_dir = Path(restic_repo.url)
+    away = repo_dir.with_name("repo-away")
+
+    def take_away() -> None:  # a file where the repository was: nothing can be written there meanwhile
+        repo_dir.rename(away)
+        repo_dir.write_text("unmounted\n")
+
+    def bring_back() -> None:
+        repo_dir.unlink()
+        away.rename(repo_dir)
+
+    follower = start_follower(cluster, restic_repo, tmp_path / "follower.log", "--max-buffer", "48KiB", stall="2")
+    try:
+        wait_for(lambda: bool(fulls(restic_repo)), what="the full snapshot")
+        log = tmp_path / "follower.log"
+        with Writer(cluster):
+            time.sleep(1.0)
+            take_away()
+            wait_for(lambda: "not stored, kept in memory" in log.read_text(), what="a delta the repository did not take")
+            bring_back()
+            stored = log.read_text().count("stored:")
+            wait_for(lambda: log.read_text().count("stored:") > stored, what="the buffered events stored")
+        time.sleep(1.0)
+        checked = cli("verify", *restic_repo.cli_args, "--snapshot", fulls(restic_repo)[0].id)
+        assert checked.code == 0, checked.out + checked.err
+        take_away()
+        with Writer(cluster, rate=200):
+            assert follower.wait(timeout=60) == 3
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+        if away.exists():
+            bring_back()
+    log = (tmp_path / "follower.log").read_text()
+    assert "exceed the buffer of 49,152 bytes and were NOT stored" in log
