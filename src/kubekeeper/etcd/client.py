@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 GRPC_OPTIONS = [
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.max_receive_message_length", 16 << 20),
+    # a watch response holds a whole transaction (up to --max-txn-ops values of up to --max-request-bytes)
+    ("grpc.max_receive_message_length", 256 << 20),
     # a private subchannel per channel: a just-closed channel to the same member cannot stall a new one
     ("grpc.use_local_subchannel_pool", 1),
 ]
