@@ -31,7 +31,8 @@ DELTA = 0.5  # --delta-interval of these tests (seconds)
 
 @dataclass
 class Writer:
-    """~50 writes/s (puts over 150 keys, every 4th op a delete) on whichever member answers; records
+    """~50 writes/s (puts over 150 keys, every 4th op a delete, every 10th a transaction changing three keys)
+    on whichever member answers; records
     (time, revision) of every acknowledged write."""
 
     cluster: EtcdCluster
@@ -50,7 +51,11 @@ class Writer:
             for url in self._order(i):
                 try:
                     kv = clients[url]._client(url).kvstub
-                    if i % 4 == 3:
+                    if i % 10 == 5:  # a transaction: three keys changed at one revision (one watch response)
+                        ops = [etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=key + f"-txn{n}".encode(), value=f"t{i}".encode()))
+                               for n in range(2)] + [etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(key=key))]
+                        response = kv.Txn(etcdrpc.TxnRequest(success=ops), 2)
+                    elif i % 4 == 3:
                         response = kv.DeleteRange(etcdrpc.DeleteRangeRequest(key=key), 2)
                     else:
                         response = kv.Put(etcdrpc.PutRequest(key=key, value=f"v{i}-{rng.random()}".encode() * 3), 2)

@@ -124,6 +124,7 @@ class Follower:
         self.watch: _Watch | None = None
         self.endpoint_index = 0
         self.last_revision = 0  # newest revision received
+        self.taking = -1  # the revision whose events are being taken in (a transaction's events share one)
         self.last_stored_at: float | None = None
         self.chain: FullSnapshot | None = None
         self.need_full = False
@@ -167,11 +168,13 @@ class Follower:
         if self.watch is None or stream is not self.watch.stream:
             return  # a stream already given up
         if kind == "events":
+            # every event of a transaction has the transaction's revision, and a watch response never
+            # splits a revision: all of a response is new when its first event is past the last one taken
             for event in payload:
-                if event.revision > self.last_revision:
+                if event.revision > self.last_revision or event.revision == self.taking:
                     self.pending.append(event)
                     self.pending_bytes += event.size()
-                    self.last_revision = event.revision
+                    self.last_revision = self.taking = event.revision
         elif kind == "compacted":
             self.summary.compacted += 1
             log.warning("etcd compacted revision %d before the follower could read revision %d on %s; storing what was "
