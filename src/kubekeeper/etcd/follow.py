@@ -124,7 +124,6 @@ class Follower:
         self.watch: _Watch | None = None
         self.endpoint_index = 0
         self.last_revision = 0  # newest revision received
-        self.taking = -1  # the revision whose events are being taken in (a transaction's events share one)
         self.last_stored_at: float | None = None
         self.chain: FullSnapshot | None = None
         self.need_full = False
@@ -168,13 +167,14 @@ class Follower:
         if self.watch is None or stream is not self.watch.stream:
             return  # a stream already given up
         if kind == "events":
-            # every event of a transaction has the transaction's revision, and a watch response never
-            # splits a revision: all of a response is new when its first event is past the last one taken
-            for event in payload:
-                if event.revision > self.last_revision or event.revision == self.taking:
-                    self.pending.append(event)
-                    self.pending_bytes += event.size()
-                    self.last_revision = self.taking = event.revision
+            # the events of a transaction share its revision, and a watch response never splits a revision:
+            # compare with the last revision taken per response, not per event
+            fresh = [e for e in payload if e.revision > self.last_revision]
+            for event in fresh:
+                self.pending.append(event)
+                self.pending_bytes += event.size()
+            if fresh:
+                self.last_revision = fresh[-1].revision
         elif kind == "compacted":
             self.summary.compacted += 1
             log.warning("etcd compacted revision %d before the follower could read revision %d on %s; storing what was "
