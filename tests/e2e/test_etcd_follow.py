@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -187,9 +188,20 @@ def test_follow_restores_any_revision_and_the_final_state(etcd_cluster_factory, 
     assert revision > final_revision
     assert report["point_in_time"]["target_revision"] == final_revision
 
-    checked = cli("verify", *restic_repo.cli_args, "--snapshot", fulls(restic_repo)[0].id, "--format", "json")
+    checked = cli("verify", *restic_repo.cli_args, "--format", "json")  # latest: a delta is newest, its chain is checked
     assert checked.code == 0, checked.out + checked.err
     assert f"replayed to revision {final_revision}" in checked.out
+
+    # --print-commands resolves a time to a revision and pins it (with the snapshot and the bump) for every member
+    middle_time = next(t for t, rev in writer.acked if rev == middle)
+    at = datetime.fromtimestamp(middle_time + 0.2, UTC).isoformat()
+    printed = cli("restore", "etcd", *restic_repo.cli_args, "--cluster", "prod", "--print-commands", "--at", at,
+                  "--initial-cluster", cluster.initial_cluster, "--format", "json")
+    assert printed.code == 0, printed.err
+    commands = [c["command"] for c in json.loads(printed.out)["commands"]]
+    pinned = {int(c.split("--revision ")[1].split()[0]) for c in commands}
+    assert len(commands) == 3 and len(pinned) == 1 and middle <= pinned.pop() < final_revision
+    assert all(f"--snapshot {fulls(restic_repo)[0].id}" in c and "--bump-revision" in c for c in commands)
 
 
 def test_sigkill_and_leader_loss_lose_nothing_older_than_two_intervals(etcd_cluster_factory, restic_repo, tmp_path, cli):
