@@ -5,8 +5,8 @@ restic 0.18 (a fresh local repository), the follower as its own process (`python
 etcd --follow`), as in production:
 
 1. **Replay speed on 100k events** (BENCH_REPLAY_EVENTS): the follower stores a chain while a writer
-   makes 100,000 changes (transactions of 50 puts/deletes over 20,000 keys of ~600 bytes, a quarter of
-   them deletes); then the chain is replayed to its end the way `restore etcd` does it (deltas fetched
+   makes 100,000 changes (one key per revision, as kube-apiserver writes: puts of ~600-byte values over
+   20,000 keys, a quarter of them deletes of keys that exist, 4 writers at once); then the chain is replayed to its end the way `restore etcd` does it (deltas fetched
    from restic, folded, written into a scratch etcd, a verified snapshot taken out) - and, as the peer
    in the same run, the straightforward replay: every revision as its own transaction, in order, into
    the same kind of scratch etcd (exact revisions, no folding). Both results are compared key by key
@@ -54,7 +54,6 @@ ROUNDS = int(os.environ.get("BENCH_REPLAY_ROUNDS", "3"))
 FOLLOW_SECONDS = float(os.environ.get("BENCH_FOLLOW_SECONDS", "30"))
 RATE = 200
 KEYS = 20_000
-TXN = 50
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 GOALS = (("replay_events_per_second.kubekeeper.median", 10_000, "replay >= 10,000 events/s on 100k events"),)
 
@@ -117,26 +116,38 @@ def wait_full(repository: Repository) -> None:
         time.sleep(0.2)
 
 
-def write_events(url: str, total: int, seed: int = 1) -> int:
-    """`total` changes in transactions of TXN ops (a quarter deletes); returns the revision reached."""
+def write_events(url: str, total: int, seed: int = 1, threads: int = 4) -> int:
+    """`total` changes, one key per revision as kube-apiserver writes (a quarter of them deletes of keys
+    that exist, so every write is one event), from `threads` writers at once; returns the revision reached."""
     from pyetcd import etcdrpc
 
-    rng = random.Random(seed)
-    written, revision = 0, 0
-    with EtcdClient([Endpoint.parse(url)], timeout=30) as client:
-        kv = client._client(url).kvstub
-        while written < total:
-            keys = rng.sample(range(KEYS), TXN)
-            ops = []
-            for n, key in enumerate(keys):
-                name = f"/registry/pods/ns{key % 50}/pod-{key:06d}".encode()
-                if n % 4 == 3:
-                    ops.append(etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(key=name)))
+    reached = [0]
+    lock = threading.Lock()
+
+    def writer(index: int) -> None:
+        rng = random.Random(seed * 100 + index)
+        live: list[bytes] = []
+        with EtcdClient([Endpoint.parse(url)], timeout=30) as client:
+            kv = client._client(url).kvstub
+            for n in range(total // threads + (1 if index < total % threads else 0)):
+                if n % 4 == 3 and live:
+                    key = live.pop(rng.randrange(len(live)))
+                    revision = int(kv.DeleteRange(etcdrpc.DeleteRangeRequest(key=key), 30).header.revision)
                 else:
-                    ops.append(etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=name, value=rng.randbytes(300).hex().encode())))
-            revision = int(kv.Txn(etcdrpc.TxnRequest(success=ops), 30).header.revision)
-            written += TXN
-    return revision
+                    k = rng.randrange(KEYS // threads) * threads + index  # each writer its own keys
+                    key = f"/registry/pods/ns{k % 50}/pod-{k:06d}".encode()
+                    revision = int(kv.Put(etcdrpc.PutRequest(key=key, value=rng.randbytes(300).hex().encode()), 30).header.revision)
+                    if key not in live:
+                        live.append(key)
+                with lock:
+                    reached[0] = max(reached[0], revision)
+
+    workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return reached[0]
 
 
 def events_in_chain(repository: Repository, chain: etcd_chain.Chain) -> int:

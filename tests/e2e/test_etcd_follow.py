@@ -269,6 +269,17 @@ def test_compacted_revision_starts_a_new_chain(etcd_cluster_factory, restic_repo
     assert state == final and revision > final_revision
     assert report["snapshot_id"] == fulls(restic_repo)[-1].id
 
+    # retention keeps chains whole: keep-last 1 keeps the newest full snapshot and every delta of its chain
+    old_chain, new_chain = (f.id[:8] for f in fulls(restic_repo))
+    new_deltas = {d.id for d in deltas(restic_repo) if f"chain={new_chain}" in d.tags}
+    assert new_deltas and any(f"chain={old_chain}" in d.tags for d in deltas(restic_repo))
+    forgot = cli("repo", "forget", *restic_repo.cli_args, "--keep-last", "1", "--no-prune")
+    assert forgot.code == 0, forgot.err
+    assert [f.id[:8] for f in fulls(restic_repo)] == [new_chain]
+    assert {d.id for d in deltas(restic_repo)} == new_deltas
+    state, _, _ = restore_and_read(cli, restic_repo, tmp_path, cluster.binary, "after-forget")
+    assert state == final
+
 
 def test_repository_outage_is_buffered_then_bounded(etcd_cluster_factory, restic_repo, tmp_path, cli):
     """The repository disappears for a moment: the changes wait in memory and are stored when it is back
