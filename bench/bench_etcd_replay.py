@@ -209,7 +209,7 @@ def phase_replay(work: Path) -> dict[str, Any]:
     try:
         write_events(url, 5_000, seed=99)  # a keyspace before the full snapshot
         repository, repo_args, env = new_repo(work, "replay-repo")
-        follower = start_follower(url, repo_args, env, work / "replay-follower.log", "2s")
+        follower = start_follower(url, repo_args, env, work / "replay-follower.log", "5s")  # the default interval
         wait_full(repository)
         write_started = time.perf_counter()
         final_revision = write_events(url, EVENTS)
@@ -310,6 +310,9 @@ def phase_follow(work: Path) -> dict[str, Any]:
         stored = events_in_chain(repository, chain)
         growth = directory_bytes(work / "follow-repo") - size_before
         lags = [float(dict(t.split("=", 1) for t in d.tags if "=" in t)["lag"]) for d in chain.deltas]
+        fetch = time.perf_counter()
+        etcd_chain.fetch_deltas(repository, chain.deltas)  # what a restore pays per delta of a chain
+        fetch = time.perf_counter() - fetch
         return {
             "writes_per_second_target": RATE, "writes_done": written[0], "seconds": round(wall, 1),
             "writes_per_second_achieved": round(written[0] / wall, 1), "events_stored": stored, "deltas": len(chain.deltas),
@@ -322,6 +325,7 @@ def phase_follow(work: Path) -> dict[str, Any]:
             "repository_growth_bytes": growth,
             "stored_bytes_per_event": round(growth / stored, 1) if stored else None,
             "lag_seconds": spread(lags) if lags else None,
+            "restore_fetch_seconds_per_delta": round(fetch / len(chain.deltas), 3) if chain.deltas else None,
         }
     finally:
         etcd.terminate()

@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from io import BytesIO
+from itertools import islice
 from pathlib import Path
 
 from kubekeeper.backup.sources.etcd import SOURCE, EtcdOrigin, fetch_snapshot
@@ -37,8 +39,8 @@ from kubekeeper.repository.retention import DELTA_KIND
 
 log = logging.getLogger(__name__)
 
-#: restic dumps run side by side when a chain's deltas are fetched
-FETCH_WORKERS = 4
+#: restic dumps run side by side when a chain's deltas are fetched (each mostly waits: on the backend, on its index)
+FETCH_WORKERS = 8
 
 
 class RepositoryChainStore:
@@ -174,7 +176,7 @@ def resolve(repository: Repository, target: Target) -> int:
         return target.chain.last
     at = target.at.timestamp()
     reached = target.chain.revision
-    for delta in fetch_deltas(repository, target.chain.deltas):
+    for delta in iter_deltas(repository, target.chain.deltas):
         for event in delta.events:
             if event.seen > at:
                 return reached
@@ -182,16 +184,32 @@ def resolve(repository: Repository, target: Target) -> int:
     return reached
 
 
-def fetch_deltas(repository: Repository, snapshots: Sequence[Snapshot]) -> list[Delta]:
-    """The deltas' contents, in order (restic dumps side by side; read into memory, never to disk)."""
+def iter_deltas(repository: Repository, snapshots: Sequence[Snapshot]) -> Iterator[Delta]:
+    """The deltas' contents in order, fetched FETCH_WORKERS at a time a little ahead of the reader (one
+    `restic dump` each, into memory, never to disk); only the look-ahead is held, whatever the chain's length."""
 
     def one(snapshot: Snapshot) -> Delta:
         out = BytesIO()
         repository.dump(snapshot.id, f"/{delta_format.FILENAME}", out)
         return delta_format.parse(out.getvalue(), name=f"delta {snapshot.short_id}")
 
+    remaining = iter(snapshots)
     with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
-        return list(pool.map(one, snapshots))
+        ahead: deque[Future[Delta]] = deque(pool.submit(one, s) for s in islice(remaining, 2 * FETCH_WORKERS))
+        try:
+            while ahead:
+                delta = ahead.popleft().result()
+                following = next(remaining, None)
+                if following is not None:
+                    ahead.append(pool.submit(one, following))
+                yield delta
+        finally:
+            for future in ahead:
+                future.cancel()
+
+
+def fetch_deltas(repository: Repository, snapshots: Sequence[Snapshot]) -> list[Delta]:
+    return list(iter_deltas(repository, snapshots))
 
 
 @dataclass
@@ -212,19 +230,32 @@ class Replayed:
     warnings: list[str] = field(default_factory=list)
 
 
-def fold_chain(chain: Chain, deltas: Sequence[Delta], target: Target) -> Folded:
-    """The chain's deltas folded up to the target; a revision missing in the chain is an error."""
-    delta_format.check_contiguous(
-        [(s.short_id, d.first, d.last) for s, d in zip(chain.deltas_upto(target.revision), deltas, strict=False)],
-        chain.revision,
-    )
+@dataclass
+class FoldReport:
+    """What folding a chain read: deltas, and the last one folded in whole (its recorded key count)."""
+
+    deltas: int = 0
+    last_whole: Delta | None = None
+
+
+def fold_chain(chain: Chain, deltas: Iterable[Delta], target: Target, report: FoldReport | None = None) -> Folded:
+    """The chain's deltas folded up to the target as they arrive; a revision missing in the chain is an error."""
+    report = report if report is not None else FoldReport()
     folded = Folded()
     at = target.at.timestamp() if target.at is not None else None
+    expected = chain.revision + 1
+    names = iter(chain.deltas)
     for delta in deltas:
+        name = next(names).short_id
+        delta_format.check_contiguous([(name, delta.first, delta.last)], expected - 1)
+        expected = delta.last + 1
+        report.deltas += 1
         events = delta.events if at is None else [e for e in delta.events if e.seen <= at]
         folded.leases.update(delta.leases)
-        if not folded.add(events, upto=target.revision) or len(events) < len(delta.events):
+        whole = folded.add(events, upto=target.revision) and len(events) == len(delta.events)
+        if not whole:
             break
+        report.last_whole = delta
     return folded
 
 
@@ -232,29 +263,27 @@ def replay(repository: Repository, target: Target, tool: RestoreTool, workdir: P
     """Rebuild the keyspace at the target in a scratch etcd; the result's snapshot file is in `workdir`."""
     chain = target.chain
     wanted = chain.deltas_upto(target.revision)
-    full_file, _ = fetch_snapshot(repository, chain.full, workdir)
-    deltas = fetch_deltas(repository, wanted)
-    folded = fold_chain(chain, deltas, target)
-    reached = folded.revision or chain.revision
-    if target.revision is not None and folded.revision and folded.revision < target.revision:
-        raise VerificationFailed(f"the chain of {chain.full.short_id} holds revisions up to {folded.revision}, not {target.revision}")
-    replayed_file = workdir / "etcd-replayed.db"
-    with ScratchEtcd(tool, full_file, workdir) as scratch:
-        store_revision = scratch.apply(folded, folded.leases)
-        with scratch.client() as client:
-            keys = client.count_keys(scratch.url)[0]
-        info = scratch.save(replayed_file) if folded.events else None
+    report = FoldReport()
+    with ThreadPoolExecutor(max_workers=1) as side:  # the deltas are fetched and folded while the scratch etcd starts
+        folding = side.submit(fold_chain, chain, iter_deltas(repository, wanted), target, report)
+        full_file, _ = fetch_snapshot(repository, chain.full, workdir)
+        replayed_file = workdir / "etcd-replayed.db"
+        with ScratchEtcd(tool, full_file, workdir) as scratch:
+            folded = folding.result()
+            reached = folded.revision or chain.revision
+            if target.revision is not None and reached < target.revision:
+                raise VerificationFailed(f"the chain of {chain.full.short_id} holds revisions up to {reached}, not {target.revision}")
+            store_revision = scratch.apply(folded, folded.leases)
+            with scratch.client() as client:
+                keys = client.count_keys(scratch.url)[0]
+            info = scratch.save(replayed_file) if folded.events else None
     if info is None:  # nothing to replay: the full snapshot as it is
         os.replace(full_file, replayed_file)
     else:
         full_file.unlink(missing_ok=True)
-    recorded = None
-    if deltas and folded.events:
-        last_used = next((d for d in reversed(deltas) if d.first <= reached), None)
-        if last_used is not None and last_used.last == reached:
-            recorded = last_used.keys
+    recorded = report.last_whole.keys if report.last_whole is not None and report.last_whole.last == reached else None
     highest = max(highest_known(found), reached)
-    return Replayed(replayed_file, info, chain.full, reached, folded.events, len(deltas), keys, store_revision, highest, recorded)
+    return Replayed(replayed_file, info, chain.full, reached, folded.events, report.deltas, keys, store_revision, highest, recorded)
 
 
 def check_replayed(replayed: Replayed) -> None:
