@@ -18,7 +18,10 @@ etcd --follow`), as in production:
 3. **Stored bytes per event**: growth of the repository directory during (2), after the full snapshot,
    divided by the events stored (restic's compression on, its metadata included).
 
-Results: bench/results/etcd-replay.json (+ etcd-replay.png with matplotlib).
+BENCH_REPLAY_INTERVAL sets the follower's --delta-interval while the 100k events are written (default
+5s, the default of `backup etcd --follow`; shorter means more deltas, each one more `restic dump`).
+Results: bench/results/etcd-replay.json (+ etcd-replay.png with matplotlib), or
+etcd-replay-interval-<interval>.json for another interval.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ RESULTS = ROOT / "bench" / "results"
 EVENTS = int(os.environ.get("BENCH_REPLAY_EVENTS", "100000"))
 ROUNDS = int(os.environ.get("BENCH_REPLAY_ROUNDS", "3"))
 FOLLOW_SECONDS = float(os.environ.get("BENCH_FOLLOW_SECONDS", "30"))
+#: the follower's --delta-interval while the 100k events are written (more deltas: more restic dumps to replay)
+INTERVAL = os.environ.get("BENCH_REPLAY_INTERVAL", "5s")
+SUFFIX = "" if INTERVAL == "5s" else f"-interval-{INTERVAL}"
 RATE = 200
 KEYS = 20_000
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
@@ -209,7 +215,7 @@ def phase_replay(work: Path) -> dict[str, Any]:
     try:
         write_events(url, 5_000, seed=99)  # a keyspace before the full snapshot
         repository, repo_args, env = new_repo(work, "replay-repo")
-        follower = start_follower(url, repo_args, env, work / "replay-follower.log", "5s")  # the default interval
+        follower = start_follower(url, repo_args, env, work / "replay-follower.log", INTERVAL)
         wait_full(repository)
         write_started = time.perf_counter()
         final_revision = write_events(url, EVENTS)
@@ -239,6 +245,7 @@ def phase_replay(work: Path) -> dict[str, Any]:
                 if state != source:
                     raise RuntimeError(f"{side}'s replay differs from the source ({len(state)} vs {len(source)} keys)")
         return {
+            "delta_interval": INTERVAL,
             "events_written": EVENTS, "events_in_chain": stored, "deltas": len(chain.deltas), "source_revision": revision,
             "final_revision_written": final_revision, "write_seconds": round(write_seconds, 2),
             "keys_after": len(source), "replay": details, "first_in_round": first,
@@ -349,7 +356,7 @@ def main() -> None:
         result["replay_events_per_second"] = result["replay"]["replay_events_per_second"]
         result["goals"] = judge(result)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "etcd-replay.json").write_text(json.dumps(result, indent=2) + "\n")
+        (RESULTS / f"etcd-replay{SUFFIX}.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
         chart(result)
     finally:
@@ -374,7 +381,7 @@ def chart(result: dict[str, Any]) -> None:
     ax.set_title(f"etcd point-in-time replay, {result['replay']['events_in_chain']:,} events")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(RESULTS / "etcd-replay.png", dpi=100)
+    fig.savefig(RESULTS / f"etcd-replay{SUFFIX}.png", dpi=100)
 
 
 if __name__ == "__main__":

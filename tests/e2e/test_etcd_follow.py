@@ -329,3 +329,36 @@ def test_repository_outage_is_buffered_then_bounded(etcd_cluster_factory, restic
     assert "replayed to revision" in checked.out
     log = (tmp_path / "follower.log").read_text()
     assert "exceed the buffer of 49,152 bytes and were NOT stored" in log
+
+
+def test_backup_all_follow_runs_the_follower_from_cluster_yaml(etcd_cluster_factory, restic_repo, tmp_path):
+    """cluster.yaml's etcd.follow: `backup all --follow` stores the set, then follows until SIGTERM; the
+    lag gauge lands in its own textfile."""
+    cluster = etcd_cluster_factory(1)
+    metrics = tmp_path / "follower.prom"
+    config = tmp_path / "cluster.yaml"
+    config.write_text(f"""\
+cluster: prod
+etcd:
+  endpoints: {json.dumps(cluster.endpoints)}
+  follow: {{enabled: true, delta_interval: 0.5s, metrics_file: {metrics}}}
+repositories:
+  primary:
+    url: {restic_repo.url}
+    password: {{file: {restic_repo.password_file}}}
+""")
+    log = tmp_path / "all.log"
+    proc = start_logged([sys.executable, "-m", "kubekeeper", "-v", "backup", "all", "--follow", "--config", str(config)], log)
+    try:
+        wait_for(lambda: len(fulls(restic_repo)) == 2, what="the set's and the follower's full snapshots")
+        with Writer(cluster):
+            wait_for(lambda: bool(deltas(restic_repo)), what="a delta")
+        wait_for(lambda: "kubekeeper_etcd_follower_last_delta_timestamp_seconds" in metrics.read_text(), what="the metrics")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = metrics.read_text()
+    assert 'kubekeeper_etcd_follower_lag_seconds{cluster="prod"} 0.000' in text  # everything seen was stored
+    assert all(f"chain={fulls(restic_repo)[-1].id[:8]}" in d.tags for d in deltas(restic_repo))
