@@ -170,7 +170,7 @@ def test_follow_restores_any_revision_and_the_final_state(etcd_cluster_factory, 
     assert "delta" in log and "lag" in log
     final, final_revision = source_state(cluster)
     at_middle, _ = source_state(cluster, middle)
-    assert writer.errors == 0 and len(writer.acked) > 150
+    assert writer.errors == 0 and len(writer.acked) > 80  # ~50 writes/s for 5 s (fewer on a loaded machine)
     assert at_middle != final  # the middle revision is a different state, or the test proves nothing
     stored = deltas(restic_repo)
     assert len(stored) >= 4  # one per 0.5 s interval with writes
@@ -331,9 +331,10 @@ def test_repository_outage_is_buffered_then_bounded(etcd_cluster_factory, restic
     assert "exceed the buffer of 49,152 bytes and were NOT stored" in log
 
 
-def test_backup_all_follow_runs_the_follower_from_cluster_yaml(etcd_cluster_factory, restic_repo, tmp_path):
-    """cluster.yaml's etcd.follow: `backup all --follow` stores the set, then follows until SIGTERM; the
-    lag gauge lands in its own textfile."""
+def test_backup_all_follow_runs_the_follower_from_cluster_yaml(etcd_cluster_factory, restic_repo, tmp_path, cli):
+    """cluster.yaml's etcd.follow: `backup all --follow` stores the set, then follows until SIGTERM, with a
+    new chain every full_interval (chains verify, the newest state restores exactly); the lag gauge lands
+    in its own textfile."""
     cluster = etcd_cluster_factory(1)
     metrics = tmp_path / "follower.prom"
     config = tmp_path / "cluster.yaml"
@@ -341,7 +342,7 @@ def test_backup_all_follow_runs_the_follower_from_cluster_yaml(etcd_cluster_fact
 cluster: prod
 etcd:
   endpoints: {json.dumps(cluster.endpoints)}
-  follow: {{enabled: true, delta_interval: 0.5s, metrics_file: {metrics}}}
+  follow: {{enabled: true, delta_interval: 0.5s, full_interval: 2s, metrics_file: {metrics}}}
 repositories:
   primary:
     url: {restic_repo.url}
@@ -352,13 +353,21 @@ repositories:
     try:
         wait_for(lambda: len(fulls(restic_repo)) == 2, what="the set's and the follower's full snapshots")
         with Writer(cluster):
-            wait_for(lambda: bool(deltas(restic_repo)), what="a delta")
+            wait_for(lambda: len(fulls(restic_repo)) >= 4, what="two scheduled full snapshots")
+            time.sleep(1.0)
         wait_for(lambda: "kubekeeper_etcd_follower_last_delta_timestamp_seconds" in metrics.read_text(), what="the metrics")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, log.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
-    text = metrics.read_text()
-    assert 'kubekeeper_etcd_follower_lag_seconds{cluster="prod"} 0.000' in text  # everything seen was stored
-    assert all(f"chain={fulls(restic_repo)[-1].id[:8]}" in d.tags for d in deltas(restic_repo))
+    assert 'kubekeeper_etcd_follower_lag_seconds{cluster="prod"} 0.000' in metrics.read_text()  # everything seen was stored
+    chains = {d_tag for d in deltas(restic_repo) for d_tag in d.tags if d_tag.startswith("chain=")}
+    assert len(chains) >= 2  # deltas in more than one chain
+    for full in fulls(restic_repo)[1:]:
+        if f"chain={full.id[:8]}" in chains:
+            checked = cli("verify", *restic_repo.cli_args, "--snapshot", full.id)
+            assert checked.code == 0, checked.out + checked.err
+    final, final_revision = source_state(cluster)
+    state, revision, _ = restore_and_read(cli, restic_repo, tmp_path, cluster.binary, "newest")
+    assert state == final and revision > final_revision

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,8 +51,9 @@ class RepositoryChainStore:
         self.origin = origin
         self.cluster = cluster
 
-    def store_full(self) -> FullSnapshot:
-        result = SOURCE.back_up(self.repository, self.origin, cluster=self.cluster, progress=SILENT)
+    def store_full(self, on_open: Callable[[int], None] | None = None) -> FullSnapshot:
+        opened = (lambda info: on_open(info.revision)) if on_open is not None else None
+        result = SOURCE.back_up(self.repository, self.origin, cluster=self.cluster, progress=SILENT, on_open=opened)
         return FullSnapshot(result.snapshot_id, int(result.details["revision"]))
 
     def store_delta(self, delta: Delta, lag: float) -> str:

@@ -13,8 +13,8 @@ meets, and what happens:
 - the repository does not take a delta: the events stay buffered and the next interval retries;
   past `max_buffer_bytes` the follower stops with OperationFailed (exit 3) naming the revisions it
   could not store - never dropping events silently;
-- every `full_interval` a new full snapshot starts a new chain (the old chain gets the events
-  received until then, so chains overlap rather than leave a gap);
+- every `full_interval` a new full snapshot starts a new chain while the watch goes on (the old chain
+  gets the events received until then, so chains overlap rather than leave a gap);
 - `stop` set (SIGTERM/SIGINT in the CLI): the events received are stored, then `run` returns.
 """
 
@@ -63,7 +63,9 @@ class FullSnapshot:
 class ChainStore(Protocol):
     """Where the follower's snapshots go; both raise a KubekeeperError when nothing was stored."""
 
-    def store_full(self) -> FullSnapshot: ...
+    def store_full(self, on_open: Callable[[int], None] | None = None) -> FullSnapshot:
+        """`on_open(revision)` is called as the snapshot's stream opens (again on each attempt)."""
+        ...
 
     def store_delta(self, delta: Delta, lag: float) -> str: ...
 
@@ -191,16 +193,25 @@ class Follower:
 
     # ------------------------------------------------------------------ chains
     def _begin_chain(self, *, first: bool) -> None:
-        """Take and store a full snapshot; the watch resumes right after its revision. Events of the
-        old chain are stored in it first (they are older than the new full snapshot)."""
+        """Take and store a full snapshot; the watch starts right after its revision as soon as the
+        snapshot's stream opens (not after the upload: the cluster may compact meanwhile). Events of
+        the old chain are stored in it first (they are older than the new full snapshot)."""
         while not first and not self._flush():
             if self.stop.wait(self.settings.retry_wait):
                 return
+        def opened(revision: int) -> None:  # watch from now on: events queue up while the snapshot is stored
+            self._close_watch()
+            self.last_revision = revision
+            self._open_watch()
+
+        previous = self.last_revision
         while True:
             try:
-                full = self.store.store_full()
+                full = self.store.store_full(opened)
                 break
             except KubekeeperError as exc:
+                self._close_watch()  # it followed a snapshot that was not stored
+                self.last_revision = previous
                 if first:
                     raise
                 log.warning("full snapshot failed (%s); retrying in %.0f s", exc.message, self.settings.retry_wait)
@@ -215,23 +226,25 @@ class Follower:
                  full.revision + 1)
 
     def _renew_chain(self) -> None:
-        """The full-interval's new chain: the old watch keeps running while the full is taken, then
-        the old chain gets every event received until then."""
+        """The full-interval's new chain. The watch goes on (a new one might start at a revision compacted
+        while the snapshot was uploaded): the old chain gets every event received until the new full
+        snapshot is stored, and the new chain again those after its revision."""
         try:
             full = self.store.store_full()
         except KubekeeperError as exc:
             log.warning("scheduled full snapshot failed (%s); the current chain goes on", exc.message)
             return
-        self._drain_inbox()
-        self._close_watch()
-        self._flush()
-        if self.pending:  # the repository did not take them: keep the old chain until it does
-            log.warning("events of chain %s are still buffered; the new chain %s starts after they are stored",
+        self._receive(timeout=0)
+        carried = [e for e in self.pending if e.revision > full.revision]
+        if not self._flush():  # the repository did not take them: keep the old chain until it does
+            log.warning("events of chain %s are still buffered; the new chain %s is not used",
                         self.chain.chain if self.chain else "?", full.chain)
             return
         self.chain = full
         self.summary.fulls.append(full)
-        self.last_revision = full.revision
+        self.pending = carried
+        self.pending_bytes = sum(e.size() for e in carried)
+        self.last_revision = max(self.last_revision, full.revision)  # older events are in the full snapshot
         log.info("full snapshot %s at revision %d (every %.0f s); new chain", full.chain, full.revision,
                  self.settings.full_interval)
 

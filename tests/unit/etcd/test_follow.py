@@ -14,7 +14,7 @@ class Store:
     def __init__(self) -> None:
         self.deltas: list[Delta] = []
 
-    def store_full(self) -> FullSnapshot:
+    def store_full(self, on_open: Any = None) -> FullSnapshot:
         return FullSnapshot("a" * 64, 10)
 
     def store_delta(self, delta: Delta, lag: float) -> str:
@@ -60,3 +60,21 @@ def test_an_empty_interval_stores_nothing() -> None:
     f, _ = follower(store)
     assert f._flush()
     assert store.deltas == []
+
+
+def test_a_scheduled_full_snapshot_splits_the_chains_without_a_gap() -> None:
+    """The old chain gets everything received; the new one again what is newer than its full snapshot."""
+    from kubekeeper.etcd.delta import check_contiguous
+
+    store = Store()
+    f, stream = follower(store)
+    f._handle("events", [put(r, f"/k{r}".encode()) for r in range(11, 16)], stream)
+    store.store_full = lambda on_open=None: FullSnapshot("b" * 64, 13)  # type: ignore[method-assign]
+    f._renew_chain()
+    f._handle("events", [put(13, b"/late")], stream)  # at or below the new full snapshot: in it already
+    f._handle("events", [put(16, b"/k16")], stream)
+    assert f._flush()
+    old, new = store.deltas
+    assert (old.chain, old.first, old.last) == ("aaaaaaaa", 11, 15)
+    assert (new.chain, new.first, new.last, len(new.events)) == ("bbbbbbbb", 14, 16, 3)
+    check_contiguous([("new", new.first, new.last)], 13)

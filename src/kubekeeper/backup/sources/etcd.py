@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from kubekeeper.errors import BadInput, VerificationFailed
 from kubekeeper.etcd import restore as etcd_restore
 from kubekeeper.etcd.client import Endpoint, EtcdClient, TLSConfig, parse_endpoints
 from kubekeeper.etcd.relay import RelaySession
-from kubekeeper.etcd.snapshot import OpenSnapshot, SnapshotCheck, verify_file, with_leader_retries
+from kubekeeper.etcd.snapshot import OpenSnapshot, SnapshotCheck, SnapshotInfo, verify_file, with_leader_retries
 from kubekeeper.progress import Progress
 from kubekeeper.repository import (
     BackupSummary,
@@ -92,11 +92,16 @@ class EtcdSource:
         tls = TLSConfig(cacert=section.cacert, cert=section.cert, key=section.key)
         return EtcdOrigin(tuple(parse_endpoints(section.endpoints, tls)), tls)
 
-    def back_up(self, repository: Repository, origin: EtcdOrigin, *, cluster: str, progress: Progress) -> BackupResult:
+    def back_up(self, repository: Repository, origin: EtcdOrigin, *, cluster: str, progress: Progress,
+                on_open: Callable[[SnapshotInfo], None] | None = None) -> BackupResult:
+        """`on_open` learns the snapshot's revision as its stream opens (the follower starts its watch
+        then, not after the upload, which may outlast the cluster's compaction interval)."""
         relayed = repository.has(features.STDIN_FROM_COMMAND)
         with EtcdClient(list(origin.endpoints), origin.tls, origin.timeout) as client:
 
             def store(opened: OpenSnapshot) -> BackupSummary:
+                if on_open is not None:
+                    on_open(opened.info)
                 tags = snapshot_tags(KIND, cluster, opened.info.details())
                 if relayed:
                     return store_relayed(repository, opened, tags, host=cluster)
