@@ -69,6 +69,8 @@ class Command:
     stall_timeout: float | None = None
     #: what the child talks to, named in the stall message (e.g. a repository's masked URL)
     stall_subject: str = ""
+    #: called with every stdout line as it arrives (e.g. restic's --json status lines -> progress)
+    on_output: Callable[[bytes], None] | None = None
 
 
 def is_secret_env(name: str) -> bool:
@@ -265,9 +267,16 @@ class _Child:
 
     def _drain_stdout(self, tail: bool) -> None:
         assert self.proc.stdout is not None
+        watch = self.command.on_output
         for line in self.proc.stdout:
             self.output_bytes += len(line)
             (self.tail if tail else self.stdout_chunks).append(line)
+            if watch is not None:
+                try:
+                    watch(line)
+                except Exception:  # progress display must never break the work it reports on
+                    log.debug("progress callback failed", exc_info=True)
+                    watch = None
 
     def _drain_stderr(self) -> None:
         assert self.proc.stderr is not None

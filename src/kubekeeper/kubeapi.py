@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import client, config
-from kubernetes.config.config_exception import ConfigException
 
 from kubekeeper.errors import BadInput
 
@@ -65,7 +63,14 @@ def kubeconfig_unreadable(path: object, exc: BaseException) -> BadInput:
 
 
 def connect(access: KubeAccess) -> Connection:
-    """An API client for `access`; BadInput (exit 2, one line) for credentials that cannot be loaded."""
+    """An API client for `access`; BadInput (exit 2, one line) for credentials that cannot be loaded.
+
+    The kubernetes package is imported here, not at the top: it takes ~170 ms to import (its dynamic
+    client pulls in jsonschema), a fifth of a node's incremental volume run, and commands given a
+    --source-dir, etcd and registry backups never connect."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
     configuration = client.Configuration()
     try:
         if access.in_cluster():
@@ -91,6 +96,8 @@ def _file(access: KubeAccess) -> str | None:
 
 def _context_namespace(access: KubeAccess) -> str | None:
     """The chosen context's namespace; BadInput naming a context the kubeconfig does not have."""
+    from kubernetes import config  # see connect()
+
     contexts, active = config.list_kube_config_contexts(config_file=_file(access))
     if access.context:
         chosen = next((c for c in contexts if c.get("name") == access.context), None)

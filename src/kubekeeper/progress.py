@@ -1,10 +1,11 @@
 """Progress as engines report it: a callback protocol with a silent default.
 
-An engine (a data source, registry sync, ...) is handed a `Progress` and tells it two things: a
-phase starts (`phase("backing up 3 volume(s) on node n1")`), and bytes move within a named transfer
-(`with progress.transfer("fetching blobs") as t: t.add_total(n); t.advance(k)`). How that is shown -
-lines and rich bars on a terminal, periodic lines in a log, nothing at all - is decided above the
-engines (report/progress.py renders it), so no engine imports presentation.
+An engine (a data source, registry sync, the restic adapter, ...) is handed a `Progress` and tells it
+two things: a phase starts (`phase("backing up 3 volume(s) on node n1")`), and work moves within a
+named transfer (`with progress.transfer("fetching blobs") as t: t.add_total(n); t.advance(k)`),
+counted in bytes or, for listings, in items (`transfer("listing repositories", unit=ITEMS)`). How that
+is shown - rich bars on a terminal, a line every few seconds in a log, nothing at all - is decided
+above the engines (report/progress.py renders it), so no engine imports presentation.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
+#: what a transfer counts
+BYTES = "bytes"
+ITEMS = "items"
+
 
 class Transfer(Protocol):
-    """One byte counter; both methods may be called from worker threads."""
+    """One counter; both methods may be called from worker threads."""
 
     def add_total(self, size: int) -> None: ...
 
@@ -29,8 +34,8 @@ class Progress(Protocol):
         """A step of the operation starts (one line: what, and how much of it)."""
         ...
 
-    def transfer(self, description: str) -> AbstractContextManager[Transfer]:
-        """The byte counter of one named transfer ("fetching blobs"), for the duration of a `with`."""
+    def transfer(self, description: str, unit: str = BYTES) -> AbstractContextManager[Transfer]:
+        """The counter of one named transfer ("fetching blobs"), for the duration of a `with`."""
         ...
 
 
@@ -43,13 +48,13 @@ class _SilentTransfer:
 
 
 class Silent:
-    """The default: nothing is shown (`--no-progress`, `--format json`, library use)."""
+    """The default: nothing is shown (`--no-progress`, `-q`, `--format json`, library use)."""
 
     def phase(self, description: str) -> None:
         pass
 
     @contextmanager
-    def transfer(self, description: str) -> Iterator[Transfer]:
+    def transfer(self, description: str, unit: str = BYTES) -> Iterator[Transfer]:
         yield _SilentTransfer()
 
 

@@ -128,7 +128,7 @@ def verify(repo: Repository, snapshot: str = "latest", *, cluster: str | None = 
         workdir = Path(tempfile.mkdtemp(prefix=f"kubekeeper-verify-{kind}-"))
         try:
             subject = f"{snap.short_id} {source.describe(snap) if source else _described(snap)}".strip()
-            check = (partial(verify_whole, repo, snap) if source is None
+            check = (partial(verify_whole, repo.reporting(progress), snap) if source is None
                      else partial(source.verify, repo, snap, scratch=workdir, options=options, progress=progress))
             report.checks.append(_guard(kind, subject, check))
         finally:

@@ -10,7 +10,7 @@ from kubekeeper.backup import sources
 from kubekeeper.backup.backup_set import run_backup_set
 from kubekeeper.backup.parts import parts_from_config
 from kubekeeper.backup.sources.etcd import SOURCE
-from kubekeeper.cli.common import FORMAT_OPTION, Format
+from kubekeeper.cli.common import CONFIG_OPTION, FORMAT_OPTION, Format
 from kubekeeper.cli.groups import backup_app
 from kubekeeper.cli.options import SESSION
 from kubekeeper.config import config_path, load_config
@@ -23,7 +23,6 @@ from kubekeeper.report.run_report import show_set, write_json_report, write_metr
 from kubekeeper.repository import Repository, RepoSpec, Retention
 
 SKIP_OPTION = typer.Option([], "--skip", help=f"Turn a part off for this run: {sources.one_of(sources.parts())} (repeatable).")
-CONFIG_OPTION = typer.Option(None, "--config", "-c", envvar="KUBEKEEPER_CONFIG", show_envvar=True, help="Path of cluster.yaml.")
 
 
 def repository_for(ref: RepositoryRef, compression: str | None = None) -> Repository:

@@ -23,3 +23,5 @@ class ReportFormat(StrEnum):
 
 FORMAT_OPTION = typer.Option(Format.text, "--format", help="Output format; json goes to stdout alone.")
 REPORT_FORMAT_OPTION = typer.Option(ReportFormat.text, "--format", help="Output format (text, json, sarif, junit).")
+#: cluster.yaml, for every command that reads it (backup all, config check, ...)
+CONFIG_OPTION = typer.Option(None, "--config", "-c", envvar="KUBEKEEPER_CONFIG", show_envvar=True, help="Path of cluster.yaml.")

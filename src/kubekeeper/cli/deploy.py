@@ -31,7 +31,7 @@ def render_command(
     namespace: str = typer.Option(D.namespace, "--namespace", "-n", help="Namespace of the dispatcher and registry backup (PodSecurity restricted)."),
     node_namespace: str = typer.Option(D.node_namespace, "--node-namespace", help="Namespace of the etcd backup and per-node volume Jobs (PodSecurity privileged: they mount node files)."),
     image: str = typer.Option(D.image, "--image", help="Image of every container (default: the one `make image` builds)."),
-    cluster: str = typer.Option(D.cluster, "--cluster", help="Cluster name recorded in the snapshot tags."),
+    cluster: str = typer.Option(D.cluster, "--cluster", envvar="KUBEKEEPER_CLUSTER", show_envvar=True, help="Cluster name recorded in the snapshot tags."),
     etcd_schedule: str = typer.Option(D.etcd_schedule, "--etcd-schedule", help="Cron schedule of the etcd backup."),
     registry_schedule: str = typer.Option(D.registry_schedule, "--registry-schedule", help="Cron schedule of the registry backup."),
     volume_schedule: str = typer.Option(D.volume_schedule, "--volume-schedule", help="Cron schedule of a volume cycle (the dispatcher's start)."),
@@ -60,8 +60,16 @@ def render_command(
         help="node-exporter's textfile directory on control-plane nodes: the follower writes its lag there.",
     ),
     priority_class: str | None = typer.Option(None, "--priority-class", help="PriorityClass of the backup pods (default: none, they preempt nothing)."),
+    check_schedule: str | None = typer.Option(
+        None, "--check-schedule", help="Also run `repo check` on this cron schedule (with --pushgateway it feeds the repository-check alert).",
+    ),
+    with_monitoring: bool = typer.Option(True, "--monitoring/--no-monitoring", help="Also write a PrometheusRule (needs prometheus-operator's CRD) and a Grafana dashboard ConfigMap."),
 ) -> None:
-    """Namespaces, least RBAC, etcd and registry CronJobs, and the per-node volume dispatcher."""
+    """Namespaces, least RBAC, etcd and registry CronJobs, the per-node volume dispatcher, alerts and a dashboard.
+
+    Alerts: backup too old (26 h), part failed, repository check failed (`deploy run --part check --
+    repo check`), etcd follower lag. The dashboard ConfigMap carries grafana_dashboard: "1" for
+    Grafana's dashboard sidecar."""
     if image != D.image:
         validate.image_reference(image)
     labels: tuple[tuple[str, str], ...] = ((namespace, "--namespace"), (node_namespace, "--node-namespace"),
@@ -92,6 +100,8 @@ def render_command(
         pushgateway=validate.http_url(pushgateway, "--pushgateway") if pushgateway else None, priority_class=priority_class,
         etcd_follow=etcd_follow, etcd_delta_interval=etcd_delta_interval, etcd_full_interval=etcd_full_interval,
         etcd_follower_textfile_dir=etcd_follower_textfile_dir,
+        monitoring=with_monitoring,
+        check_schedule=validate.cron_schedule(check_schedule, "--check-schedule") if check_schedule else None,
     )
     objects = render(options)
     assert images(objects) == {image}
@@ -100,7 +110,7 @@ def render_command(
         return
     for path in write(objects, output_dir):
         _say(f"wrote {path}")
-    needs = [node_namespace] + ([namespace] if registry else [])
+    needs = [node_namespace] + ([namespace] if registry or check_schedule else [])
     _say(f"before applying, create the Secret {repository_secret} (keys: repository, password) in {' and '.join(needs)}"
          + (f", {backend_secret} there too" if backend_secret else "")
          + (f", and {registry_secret} (keys: username, password) in {namespace}" if registry_secret else ""))

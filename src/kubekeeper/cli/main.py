@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import sys
 
 import click
@@ -34,6 +35,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "deploy": ("deploy",),
     "config": ("config",),
     "demo": ("demo",),
+    "doctor": ("doctor",),
 }
 
 
@@ -57,7 +59,7 @@ app = typer.Typer(
     name="kubekeeper",
     help="Tune, audit, back up and restore large Kubernetes clusters.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -72,7 +74,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging on stderr (-vv for debug)."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, metavar="", show_default=False,
+                                help="More logging on stderr (-vv for debug); accepted anywhere on the line."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors on stderr: no progress, no warnings; accepted anywhere on the line."),
     stall_timeout: float = typer.Option(
         None, "--stall-timeout", envvar="KUBEKEEPER_STALL_TIMEOUT", min=0,
         help="Seconds a restic run may make no progress (a hung backend) before it is stopped and named; 0: never. Default 120.",
@@ -83,10 +87,29 @@ def main(
     Exit codes: 0 success, 1 findings or verification failed, 2 bad usage or input, 3 operation failed,
     10 no repository there, 11 repository locked, 12 wrong repository password.
     """
-    level = logging.WARNING - 10 * min(verbose, 2)
+    level = logging.ERROR if quiet and not verbose else logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="kubekeeper: %(levelname)s: %(message)s", stream=sys.stderr)
     redact.install_logging_filter()
     SESSION.stall_timeout = "default" if stall_timeout is None else (stall_timeout or None)  # per invocation
+    SESSION.quiet = quiet and not verbose
+    if SESSION.quiet:
+        from kubekeeper.report import progress
+
+        progress.silence()
+
+
+#: the verbosity flags, accepted before or after the subcommand (restic and kubectl habit)
+VERBOSITY_FLAGS = re.compile(r"-v+|-q|--verbose|--quiet")
+
+
+def hoist_verbosity(args: list[str]) -> list[str]:
+    """The command line with every -v/-vv/-q/--verbose/--quiet moved before the subcommand, where the
+    top-level callback reads them (`kubekeeper snapshots -v` = `kubekeeper -v snapshots`). Arguments
+    after `--` are left alone."""
+    cut = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:cut] if VERBOSITY_FLAGS.fullmatch(a)]
+    rest = [a for a in args[:cut] if not VERBOSITY_FLAGS.fullmatch(a)]
+    return [*flags, *rest, *args[cut:]]
 
 
 def modules_for(positionals: list[str]) -> tuple[str, ...]:
@@ -121,7 +144,7 @@ def _fail(message: str, code: ExitCode) -> None:
 
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry: one line on stderr and the contract's exit code for every failure."""
-    args = sys.argv[1:] if argv is None else argv
+    args = hoist_verbosity(sys.argv[1:] if argv is None else argv)
     redact.register_environment(os.environ)
     positionals = [a for a in args if not a.startswith("-")]
     try:

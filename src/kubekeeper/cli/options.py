@@ -8,10 +8,14 @@ before the command (`kubekeeper --stall-timeout 30 backup ...`) live in SESSION.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 
@@ -27,6 +31,8 @@ class Session:
     """Settings of this invocation that every repository opened by it uses (set by cli/main.py)."""
 
     stall_timeout: float | None | str = "default"
+    #: -q: no progress and only errors on stderr
+    quiet: bool = False
 
 
 SESSION = Session()
@@ -99,11 +105,64 @@ def open_repository(
     return Repository(spec, stall_timeout=SESSION.stall_timeout, compression=compression)
 
 
+@dataclass(frozen=True)
+class RepositoryOptions:
+    """The repository a command works on, as its options (or restic's environment) name it."""
+
+    repo: str | None = None
+    password_file: Path | None = None
+    password_command: str | None = None
+    repository_file: Path | None = None
+    repo_cacert: Path | None = None
+
+    def open(self, compression: str | None = None) -> Repository:
+        return open_repository(self.repo, self.password_file, self.repo_cacert, password_command=self.password_command,
+                               repository_file=self.repository_file, compression=compression)
+
+
+#: the placeholder default of a command's `repo_options` parameter (replaced by `repository_options`)
+REPOSITORY = RepositoryOptions()
+#: the command-line options behind RepositoryOptions: name -> (type, typer option)
+_REPOSITORY_PARAMETERS: dict[str, tuple[Any, Any]] = {
+    "repo": (str | None, REPO_OPTION),
+    "password_file": (Path | None, PASSWORD_FILE_OPTION),
+    "password_command": (str | None, PASSWORD_COMMAND_OPTION),
+    "repository_file": (Path | None, REPOSITORY_FILE_OPTION),
+    "repo_cacert": (Path | None, REPO_CACERT_OPTION),
+}
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def repository_options(command: _Command) -> _Command:
+    """Give a command the repository options (--repo, --password-file, --password-command,
+    --repository-file, --repo-cacert), defined once here; it receives them as its `repo_options`
+    parameter (a RepositoryOptions, default REPOSITORY). Typer reads the rewritten signature."""
+    signature = inspect.signature(command)
+    hints = typing.get_type_hints(command)
+    names = list(signature.parameters)
+    at = names.index("repo_options")  # the options appear in --help where the parameter stands
+    kept = [p for name, p in signature.parameters.items() if name != "repo_options"]
+    added = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=option, annotation=kind)
+             for name, (kind, option) in _REPOSITORY_PARAMETERS.items()]
+
+    @functools.wraps(command)
+    def with_repository(**kwargs: Any) -> Any:
+        chosen = RepositoryOptions(**{name: kwargs.pop(name) for name in _REPOSITORY_PARAMETERS})
+        return command(repo_options=chosen, **kwargs)
+
+    parameters = [*kept[:at], *added, *kept[at:]]
+    with_repository.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_repository.__annotations__ = {**{k: v for k, v in hints.items() if k != "repo_options"},
+                                       **{name: kind for name, (kind, _) in _REPOSITORY_PARAMETERS.items()}}
+    return typing.cast(_Command, with_repository)
+
+
 KIND_OPTION = typer.Option(None, "--kind", help=f"Only snapshots of this kind ({', '.join(sources.kinds())}).")
-CLUSTER_FILTER_OPTION = typer.Option(None, "--cluster", callback=cluster_name, help="Only snapshots of this cluster.")
-#: restore/verify: only snapshots of this cluster, defaulting to $KUBEKEEPER_CLUSTER like the backups
-CLUSTER_SELECT_OPTION = typer.Option(None, "--cluster", envvar="KUBEKEEPER_CLUSTER", callback=cluster_name,
+#: snapshots/restore/verify/repo copy/repo forget: only snapshots of this cluster, defaulting to
+#: $KUBEKEEPER_CLUSTER like the backups (a CronJob's environment selects the same cluster everywhere)
+CLUSTER_SELECT_OPTION = typer.Option(None, "--cluster", envvar="KUBEKEEPER_CLUSTER", show_envvar=True, callback=cluster_name,
                                      help="Only snapshots of this cluster.")
+CLUSTER_FILTER_OPTION = CLUSTER_SELECT_OPTION
 KUBECONFIG_OPTION = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG", help="kubeconfig file; in a pod the service account is used.")
 CONTEXT_OPTION = typer.Option(None, "--context", help="kubeconfig context.")
 

@@ -17,14 +17,11 @@ from kubekeeper.cli.options import (
     CLUSTER_FILTER_OPTION,
     COMPRESSION_OPTION,
     KIND_OPTION,
-    PASSWORD_COMMAND_OPTION,
-    PASSWORD_FILE_OPTION,
-    REPO_CACERT_OPTION,
-    REPO_OPTION,
-    REPOSITORY_FILE_OPTION,
+    REPOSITORY,
     SESSION,
+    RepositoryOptions,
     kind_filter,
-    open_repository,
+    repository_options,
 )
 from kubekeeper.errors import BadInput, OperationFailed
 from kubekeeper.report.console import print_json, stdout
@@ -36,24 +33,21 @@ key_app = typer.Typer(help="List, add and change the repository's keys (password
 
 
 @repo_app.command("init")
+@repository_options
 def init_command(
     copy_chunker_params_from: str = typer.Option(
         None, "--copy-chunker-params-from",
         help="Repository whose chunker parameters to use, so copies from it deduplicate (its password: --from-password-file).",
     ),
     from_password_file: Path = typer.Option(None, "--from-password-file", help="Password file of --copy-chunker-params-from (default: this one's)."),
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """Create the repository (nothing happens if one is already there; safe to run twice at once).
 
     Example: kubekeeper repo init --repo sftp:backup@nas:/srv/kubekeeper --password-file pw
     """
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     source = None
     if copy_chunker_params_from:
         if from_password_file is not None:
@@ -71,19 +65,16 @@ def init_command(
 
 
 @repo_app.command("check")
+@repository_options
 def check_command(
     read_data_subset: str = typer.Option(None, "--read-data-subset", help="Also read back this part of the data: N/M, P% or a size (restic syntax)."),
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
 ) -> None:
     """Check the repository's structure (and read back a subset of the data).
 
     Example: kubekeeper repo check --read-data-subset 10%
     """
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     repository.check(read_data_subset)
     what = f" (read back {read_data_subset} of the data)" if read_data_subset else ""
     stdout.print(f"repository {repository.spec.display}: no errors found{what}", markup=False)
@@ -130,6 +121,7 @@ def copy_targets(
 
 
 @repo_app.command("copy")
+@repository_options
 def copy_command(
     to: list[str] = typer.Option([], "--to", help="Destination repository (repeat for several); it must exist (repo init)."),
     to_repository_files: list[Path] = typer.Option(
@@ -139,11 +131,7 @@ def copy_command(
     to_password_command: str = typer.Option(None, "--to-password-command", help="Command printing the destinations' password."),
     kind: str = KIND_OPTION,
     cluster: str = CLUSTER_FILTER_OPTION,
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     compression: str = COMPRESSION_OPTION,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
@@ -154,8 +142,7 @@ def copy_command(
     RESTIC_FROM_* variables. Example: kubekeeper repo copy --repo /srv/backup --to-repository-file nas.url
     --to-password-file nas.pw
     """
-    source = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file,
-                             compression=compression)
+    source = repo_options.open(compression=compression)
     tags = selection(kind_filter(kind), cluster)
     targets = copy_targets(to, to_repository_files, to_password_files, to_password_command, source)
     wanted = source.snapshots(tags)
@@ -175,6 +162,7 @@ def copy_command(
 
 
 @repo_app.command("forget")
+@repository_options
 def forget_command(
     keep_last: int = typer.Option(None, "--keep-last", min=1, help="Keep the last N snapshots."),
     keep_daily: int = typer.Option(None, "--keep-daily", min=1, help="Keep the last snapshot of each of N days."),
@@ -184,11 +172,7 @@ def forget_command(
     cluster: str = CLUSTER_FILTER_OPTION,
     prune: bool = typer.Option(True, "--prune/--no-prune", help="Also delete the data no snapshot needs any more."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be removed."),
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """Forget kubekeeper snapshots beyond the retention policy (per kind, cluster and source) and prune.
@@ -196,7 +180,7 @@ def forget_command(
     For an append-only repository run this with the admin URL (credentials that may delete), e.g. the
     rest-server URL without --append-only. Example: kubekeeper repo forget --keep-daily 7 --keep-weekly 4
     """
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     retention = Retention(keep_last, keep_daily, keep_weekly, keep_monthly)
     groups = repository.forget(retention, selection(kind_filter(kind), cluster), prune=prune and not dry_run, dry_run=dry_run)
     kept = sum(len(g.get("keep") or []) for g in groups)
@@ -209,19 +193,16 @@ def forget_command(
 
 
 @repo_app.command("unlock")
+@repository_options
 def unlock_command(
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """Remove stale locks (left by a killed run) and name each one; live locks are never touched.
 
     A lock is stale when its process is gone (same host) or it was not refreshed for 30 minutes.
     """
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     report = repository.unlock()
     if output_format is Format.json:
         print_json(report.as_json())
@@ -255,16 +236,13 @@ NEW_PASSWORD_FILE_OPTION = typer.Option(None, "--new-password-file", help="File 
 
 
 @key_app.command("list")
+@repository_options
 def key_list_command(
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """List the repository's keys (one per password); `*` marks the one this password opens."""
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     keys = repository.keys()
     if output_format is Format.json:
         print_json(keys)
@@ -275,31 +253,25 @@ def key_list_command(
 
 
 @key_app.command("add")
+@repository_options
 def key_add_command(
     new_password_file: Path = NEW_PASSWORD_FILE_OPTION,
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
 ) -> None:
     """Add a key for another password (step 1 of a rotation: both passwords work until the old key is removed)."""
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     key_id = repository.add_key(_new_password(new_password_file))
     stdout.print(f"added key {key_id[:8]} to {repository.spec.display}", markup=False)
 
 
 @key_app.command("passwd")
+@repository_options
 def key_passwd_command(
     new_password_file: Path = NEW_PASSWORD_FILE_OPTION,
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
 ) -> None:
     """Change the password: the key this password opens is replaced by one for the new password."""
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     key_id = repository.change_password(_new_password(new_password_file))
     stdout.print(f"password changed for {repository.spec.display} (new key {key_id[:8]}); update every password file and secret", markup=False)
 

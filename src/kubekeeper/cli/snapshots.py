@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -12,13 +11,10 @@ from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.options import (
     CLUSTER_FILTER_OPTION,
     KIND_OPTION,
-    PASSWORD_COMMAND_OPTION,
-    PASSWORD_FILE_OPTION,
-    REPO_CACERT_OPTION,
-    REPO_OPTION,
-    REPOSITORY_FILE_OPTION,
+    REPOSITORY,
+    RepositoryOptions,
     kind_filter,
-    open_repository,
+    repository_options,
 )
 from kubekeeper.report.console import print_json, stdout
 from kubekeeper.repository import Snapshot, details_of, selection
@@ -42,21 +38,18 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
+@repository_options
 def snapshots_command(
     kind: str = KIND_OPTION,
     cluster: str = CLUSTER_FILTER_OPTION,
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """List kubekeeper snapshots, oldest first (newest last).
 
     Example: kubekeeper snapshots --kind etcd --format json
     """
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     found = repository.snapshots(selection(kind_filter(kind), cluster))
     documents = [snapshot_json(s) for s in found]
     if output_format is Format.json:

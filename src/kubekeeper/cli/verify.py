@@ -11,12 +11,9 @@ from kubekeeper.backup.verify import DEFAULT_SAMPLE, VerifyOptions, verify
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.options import (
     CLUSTER_SELECT_OPTION,
-    PASSWORD_COMMAND_OPTION,
-    PASSWORD_FILE_OPTION,
-    REPO_CACERT_OPTION,
-    REPO_OPTION,
-    REPOSITORY_FILE_OPTION,
-    open_repository,
+    REPOSITORY,
+    RepositoryOptions,
+    repository_options,
     snapshot_option,
 )
 from kubekeeper.errors import VerificationFailed
@@ -24,6 +21,7 @@ from kubekeeper.report.console import print_json, stdout
 from kubekeeper.report.progress import console_progress
 
 
+@repository_options
 def verify_command(
     snapshot: str = snapshot_option("A snapshot id (its whole backup set is checked) or 'latest'."),
     cluster: str = CLUSTER_SELECT_OPTION,
@@ -34,11 +32,7 @@ def verify_command(
     sample: int = typer.Option(DEFAULT_SAMPLE, "--sample", min=1, help="Volume files also restored to disk and verified per snapshot."),
     quick: bool = typer.Option(False, "--quick", help="Read only the sampled volume files (the report says exactly what share of bytes)."),
     etcdutl: Path = typer.Option(None, "--etcdutl", help="etcdutl (3.5+) or etcdctl (3.4) to restore etcd snapshots with; default: found on PATH."),
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
     """Restore drill of a backup set: every byte of it read back, etcd restored, registry digests re-hashed.
@@ -47,7 +41,7 @@ def verify_command(
     volume files and reports the exact share read. Exit 0 when everything verifies, 1 when anything
     does not (with what and where).
     """
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     options = VerifyOptions(read_data_subset=read_data_subset, sample=sample, quick=quick, etcdutl=etcdutl)
     report = verify(repository, snapshot, cluster=cluster, options=options, progress=console_progress(output_format is Format.text))
     if output_format is Format.json:

@@ -65,6 +65,11 @@ def _check_lines(text: str, source: str) -> None:
 
 
 def parse_config(text: str, source: str) -> ClusterConfig:
+    return parse_config_document(text, source)[0]
+
+
+def parse_config_document(text: str, source: str) -> tuple[ClusterConfig, Any]:
+    """The config and its round-trip YAML document (which knows each key's line, see `line_of`)."""
     _check_lines(text, source)
     yaml = YAML()
     yaml.max_depth = MAX_DEPTH
@@ -81,7 +86,7 @@ def parse_config(text: str, source: str) -> ClusterConfig:
     if not isinstance(document, dict):
         raise BadInput(f"{source}: expected a mapping with cluster, repositories, ...")
     try:
-        return ClusterConfig.model_validate(document)
+        return ClusterConfig.model_validate(document), document
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
@@ -106,6 +111,16 @@ def decode_text(data: bytes, source: str) -> str:
 
 
 def load_config(path: Path) -> ClusterConfig:
+    return load_config_document(path)[0]
+
+
+def line_of(document: Any, *loc: str | int) -> int | None:
+    """1-based line of the key at `loc` (e.g. "etcd", "endpoints", 1) in a document from
+    `load_config_document`, or of its deepest parent that is there."""
+    return _line_of(document, loc)
+
+
+def load_config_document(path: Path) -> tuple[ClusterConfig, Any]:
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_BYTES + 1)  # bounded: /dev/zero or a huge log given by mistake
@@ -117,4 +132,4 @@ def load_config(path: Path) -> ClusterConfig:
         raise BadInput(f"cannot read {path}: {exc.strerror}") from exc
     if len(data) > MAX_BYTES:
         raise BadInput(f"{path}: larger than {MAX_BYTES >> 20} MiB; cluster.yaml is a small settings file - is it the right file?")
-    return parse_config(decode_text(data, str(path)), str(path))
+    return parse_config_document(decode_text(data, str(path)), str(path))

@@ -25,7 +25,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from kubekeeper import __version__, urls
+from kubekeeper import __version__, metrics, urls
+from kubekeeper.deploy import monitoring
 from kubekeeper.errors import BadInput
 from kubekeeper.etcd.follow import parse_duration
 from kubekeeper.fsutil import write_atomic
@@ -81,6 +82,9 @@ class DeployOptions:
     etcd_full_interval: str = "24h"
     #: node-exporter's textfile directory on control-plane nodes, for the follower's lag (None: not written)
     etcd_follower_textfile_dir: str | None = None
+    monitoring: bool = True                             # PrometheusRule + Grafana dashboard ConfigMap
+    check_schedule: str | None = None                   # a `repo check` CronJob (feeds the check alert)
+    check_deadline_seconds: int = 6 * 3600
 
     def __post_init__(self) -> None:
         """Values that go into the jobs' shell command lines are checked (and normalised) here, so a typo
@@ -238,6 +242,8 @@ def service_accounts(o: DeployOptions) -> list[dict[str, Any]]:
     accounts = [sa(f"{APP}-dispatch", o.namespace, True), sa(f"{APP}-volume", o.node_namespace, True), sa(f"{APP}-etcd", o.node_namespace, False)]
     if o.registry:
         accounts.append(sa(f"{APP}-registry", o.namespace, False))
+    if o.check_schedule:
+        accounts.append(sa(f"{APP}-check", o.namespace, False))
     return accounts
 
 
@@ -345,7 +351,8 @@ def registry_cache(o: DeployOptions) -> dict[str, Any]:
 def registry_cronjob(o: DeployOptions) -> dict[str, Any]:
     """`backup registry` as the image's non-root user, under the `restricted` PodSecurity level."""
     assert o.registry
-    args = wrap(o, "registry", ["backup", "registry", "--registry", o.registry, "--cache", "/cache/registry", "--cluster", o.cluster, "--no-progress"])
+    # progress lines (every 10 s) go to the pod's log: a long sync shows that it moves
+    args = wrap(o, "registry", ["backup", "registry", "--registry", o.registry, "--cache", "/cache/registry", "--cluster", o.cluster])
     env = _repo_env(o)
     if o.registry_secret:
         env += [{"name": f"KUBEKEEPER_REGISTRY_{key.upper()}", "valueFrom": {"secretKeyRef": {"name": o.registry_secret, "key": key}}}
@@ -357,6 +364,19 @@ def registry_cronjob(o: DeployOptions) -> dict[str, Any]:
                            resources={"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "2Gi"}})
     pod = _pod_spec(o, f"{APP}-registry", [container], volumes, automount=False, security=_restricted_pod())
     return _cronjob(o, f"{APP}-registry", o.namespace, "registry-backup", o.registry_schedule, o.registry_deadline_seconds, pod)
+
+
+def check_cronjob(o: DeployOptions) -> dict[str, Any]:
+    """`repo check` (the repository's structure) as the image's non-root user; under `deploy run`
+    with --pushgateway its outcome is kubekeeper_job_success{part="check"}, which the
+    KubekeeperRepositoryCheckFailed alert watches."""
+    assert o.check_schedule
+    scratch_volumes, scratch_mounts = _scratch()
+    container = _container(o, "repository-check", wrap(o, metrics.CHECK_PART, ["repo", "check"]), env=_repo_env(o),
+                           mounts=[*_repo_mounts(), *scratch_mounts], security=_restricted_container(),
+                           resources={"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "2Gi"}})
+    pod = _pod_spec(o, f"{APP}-check", [container], [*_repo_volumes(o), *scratch_volumes], automount=False, security=_restricted_pod())
+    return _cronjob(o, f"{APP}-check", o.namespace, "repository-check", o.check_schedule, o.check_deadline_seconds, pod)
 
 
 def volume_args(o: DeployOptions) -> list[str]:
@@ -430,7 +450,18 @@ def render(o: DeployOptions) -> list[dict[str, Any]]:
     if o.registry:
         objects += [registry_cache(o), registry_cronjob(o)]
     objects += [volume_template_configmap(o), dispatch_cronjob(o)]
+    if o.check_schedule:
+        objects.append(check_cronjob(o))
+    if o.monitoring:
+        objects += monitoring_objects(o)
     return objects
+
+
+def monitoring_objects(o: DeployOptions) -> list[dict[str, Any]]:
+    """Alerts (a prometheus-operator PrometheusRule) and a Grafana dashboard (a ConfigMap for the
+    dashboard sidecar), both in the restricted namespace, built from the exported metric names."""
+    return [monitoring.prometheus_rule(APP, o.namespace, _labels("monitoring"), o.cluster),
+            monitoring.dashboard_configmap(f"{APP}-dashboard", o.namespace, _labels("monitoring"))]
 
 
 def images(objects: list[dict[str, Any]]) -> set[str]:

@@ -18,12 +18,12 @@ import sys
 import time
 from collections.abc import Sequence
 
-from kubekeeper import execute
+from kubekeeper import execute, metrics
 from kubekeeper.execute import Command
 
 log = logging.getLogger(__name__)
 
-PREFIX = "kubekeeper_job"
+PREFIX = metrics.JOB_PREFIX
 
 
 def grouping_path(cluster: str, part: str, node: str | None) -> str:
@@ -37,17 +37,17 @@ def grouping_path(cluster: str, part: str, node: str | None) -> str:
 
 def metrics_text(exit_code: int, started: float, finished: float) -> str:
     success = exit_code == 0
-    samples = [
-        ("success", "1 if the last run succeeded", int(success)),
-        ("exit_code", "Exit code of the last run (0 ok, 2 bad input, 3 operation failed, ...)", exit_code),
-        ("last_run_timestamp_seconds", "Unix time the last run finished", round(finished, 3)),
-        ("duration_seconds", "Wall time of the last run", round(finished - started, 3)),
+    samples: list[tuple[metrics.Metric, float]] = [
+        (metrics.JOB_SUCCESS, int(success)),
+        (metrics.JOB_EXIT_CODE, exit_code),
+        (metrics.JOB_LAST_RUN, round(finished, 3)),
+        (metrics.JOB_DURATION, round(finished - started, 3)),
     ]
     if success:
-        samples.append(("last_success_timestamp_seconds", "Unix time of the last successful run", round(finished, 3)))
+        samples.append((metrics.JOB_LAST_SUCCESS, round(finished, 3)))
     lines = []
-    for name, help_text, value in samples:
-        lines += [f"# HELP {PREFIX}_{name} {help_text}.", f"# TYPE {PREFIX}_{name} gauge", f"{PREFIX}_{name} {value}"]
+    for metric, value in samples:
+        lines += [f"# HELP {metric.name} {metric.help}.", f"# TYPE {metric.name} gauge", f"{metric.name} {value}"]
     return "\n".join(lines) + "\n"
 
 

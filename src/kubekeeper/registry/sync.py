@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from kubekeeper.errors import BadInput
-from kubekeeper.progress import SILENT, Progress
+from kubekeeper.progress import ITEMS, SILENT, Progress
 from kubekeeper.registry import media
 from kubekeeper.registry.client import RegistryClient
 from kubekeeper.registry.layout import Entry, Layout
@@ -111,11 +111,16 @@ def pull(client: RegistryClient, layout: Layout, repositories: Sequence[str], *,
     use_referrers: list[bool | None] = [None]
     untagged = untagged or {}
 
-    def one(repo: str) -> list[Entry]:
-        return pull_repository(client, layout, repo, state, use_referrers, untagged.get(repo, ()))
+    with progress.transfer("listing tags and manifests of repositories", unit=ITEMS) as listed:
+        listed.add_total(len(repositories))
 
-    for found in parallel(one, repositories, concurrency):
-        state.entries.extend(found)
+        def one(repo: str) -> list[Entry]:
+            found = pull_repository(client, layout, repo, state, use_referrers, untagged.get(repo, ()))
+            listed.advance(1)
+            return found
+
+        for found in parallel(one, repositories, concurrency):
+            state.entries.extend(found)
     missing = list(state.missing.items())
     with progress.transfer("fetching blobs") as bar:
         bar.add_total(sum(desc.size for _, (_, desc) in missing))

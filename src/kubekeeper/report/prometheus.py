@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubekeeper import metrics
 from kubekeeper.fsutil import write_atomic
 
-PREFIX = "kubekeeper_backup"
+PREFIX = metrics.BACKUP_PREFIX
 _SAMPLE = re.compile(r'^(?P<name>[a-z_]+)\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$')
 
 
@@ -43,7 +44,7 @@ def previous_last_success(path: Path) -> dict[str, float]:
         return found
     for line in text.splitlines():
         match = _SAMPLE.match(line.strip())
-        if match and match["name"] == f"{PREFIX}_last_success_timestamp_seconds":
+        if match and match["name"] == metrics.BACKUP_LAST_SUCCESS.name:
             try:
                 found[match["labels"]] = float(match["value"])
             except ValueError:
@@ -53,25 +54,23 @@ def previous_last_success(path: Path) -> dict[str, float]:
 
 def render(parts: Iterable[PartMetrics], previous: dict[str, float]) -> str:
     parts = list(parts)
-    families: list[tuple[str, str, str, Callable[[PartMetrics], float]]] = [
-        ("success", "gauge", "1 if the last run of this part succeeded", lambda p: int(p.success)),
-        ("last_run_timestamp_seconds", "gauge", "Unix time the last run of this part finished", lambda p: p.finished),
-        ("duration_seconds", "gauge", "Wall time of the last run of this part", lambda p: round(p.duration_seconds, 3)),
-        ("bytes_added", "gauge", "Bytes added to the repository by the last run of this part", lambda p: p.bytes_added),
+    families: list[tuple[metrics.Metric, Callable[[PartMetrics], float]]] = [
+        (metrics.BACKUP_SUCCESS, lambda p: int(p.success)),
+        (metrics.BACKUP_LAST_RUN, lambda p: p.finished),
+        (metrics.BACKUP_DURATION, lambda p: round(p.duration_seconds, 3)),
+        (metrics.BACKUP_BYTES_ADDED, lambda p: p.bytes_added),
     ]
     lines: list[str] = []
-    for name, kind, help_text, value in families:
-        lines += [f"# HELP {PREFIX}_{name} {help_text}.", f"# TYPE {PREFIX}_{name} {kind}"]
-        lines += [f"{PREFIX}_{name}{{{_labels(p.cluster, p.part)}}} {value(p)}" for p in parts]
-    lines += [
-        f"# HELP {PREFIX}_last_success_timestamp_seconds Unix time this part last succeeded.",
-        f"# TYPE {PREFIX}_last_success_timestamp_seconds gauge",
-    ]
+    for metric, value in families:
+        lines += [f"# HELP {metric.name} {metric.help}.", f"# TYPE {metric.name} gauge"]
+        lines += [f"{metric.name}{{{_labels(p.cluster, p.part)}}} {value(p)}" for p in parts]
+    last_success = metrics.BACKUP_LAST_SUCCESS
+    lines += [f"# HELP {last_success.name} {last_success.help}.", f"# TYPE {last_success.name} gauge"]
     for p in parts:
         labels = _labels(p.cluster, p.part)
         last = p.finished if p.success else previous.get(labels)
         if last is not None:
-            lines.append(f"{PREFIX}_last_success_timestamp_seconds{{{labels}}} {last}")
+            lines.append(f"{last_success.name}{{{labels}}} {last}")
     return "\n".join(lines) + "\n"
 
 

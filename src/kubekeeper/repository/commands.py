@@ -110,9 +110,11 @@ def ls_argv(snapshot_id: str) -> tuple[str, ...]:
 
 
 def restore_argv(
-    snapshot_id: str, target: Path, includes: Sequence[str] = (), *, delete: bool = False, verify: bool = False
+    snapshot_id: str, target: Path, includes: Sequence[str] = (), *, delete: bool = False, verify: bool = False,
+    status: bool = False,
 ) -> tuple[str, ...]:
-    argv = [RESTIC, "restore", snapshot_id, "--target", str(target)]
+    """`status`: JSON status lines on stdout (restic 0.16+), read for progress."""
+    argv = [RESTIC, "restore", *(["--json"] if status else []), snapshot_id, "--target", str(target)]
     for pattern in includes:
         argv += ["--include", pattern]
     if delete:

@@ -8,7 +8,8 @@ Debian bookworm ships restic 0.14, trixie 0.18. What each version adds that kube
   filesystems").
 - 0.16: `backup --stdin-from-command` (restic runs the producer and keeps the snapshot only if it
   exits 0: the etcd stream is committed only once its SHA-256 trailer verified), `--retry-lock`.
-- 0.17: `restore --delete` and `--overwrite` (an interrupted restore is resumed in place), exit codes
+- 0.17: `restore --json` status lines (restore progress; older versions restore without it),
+  `restore --delete` and `--overwrite` (an interrupted restore is resumed in place), exit codes
   10 (no repository) and 11 (locked), JSON `exit_error` and `error` messages; 0.17.1: exit code 12
   (wrong password) and `--stuck-request-timeout`.
 - 0.18: (nothing further that kubekeeper depends on; it is the tested version).
@@ -45,6 +46,7 @@ NO_SCAN = ResticVersion(0, 15, 0)
 STDIN_FROM_COMMAND = ResticVersion(0, 16, 0)
 RETRY_LOCK = ResticVersion(0, 16, 0)
 RESTORE_DELETE = ResticVersion(0, 17, 0)
+RESTORE_STATUS = ResticVersion(0, 17, 0)
 TYPED_EXIT_CODES = ResticVersion(0, 17, 0)
 STUCK_REQUEST_TIMEOUT = ResticVersion(0, 17, 1)
 

@@ -12,7 +12,8 @@ import json
 import logging
 import os
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +21,7 @@ from typing import IO, Any
 from kubekeeper import execute
 from kubekeeper.errors import BadInput, CommandFailed, OperationFailed
 from kubekeeper.execute import Command
+from kubekeeper.progress import SILENT, Progress, Transfer
 from kubekeeper.repository import commands, features, messages
 from kubekeeper.repository.commands import Retention
 from kubekeeper.repository.messages import AppendOnly, BackupSummary, IncompleteBackup, Snapshot
@@ -36,8 +38,10 @@ DEFAULT_STALL_TIMEOUT = 120.0
 #: the tag of a record that marks a snapshot incomplete (where the snapshot itself cannot be removed)
 INCOMPLETE_MARK = "kubekeeper-incomplete"
 INCOMPLETE_FILENAME = "kubekeeper-incomplete.json"
-#: restic prints JSON status lines up to 60 times a second; kubekeeper reads none of them
+#: restic prints JSON status lines up to 60 times a second: kubekeeper reads them only when progress
+#: is shown (once a second), else they are only noise in the captured output
 _STATUS_FPS = "0.2"
+_STATUS_FPS_SHOWN = "1"
 #: restic version per binary, asked once per process
 _VERSIONS: dict[str, features.ResticVersion] = {}
 
@@ -90,6 +94,7 @@ class Repository:
         extra_tags: Sequence[str] = (),
         stall_timeout: float | None | str = "default",
         compression: str | None = None,
+        progress: Progress = SILENT,
     ) -> None:
         if compression is not None and compression not in commands.COMPRESSION_MODES:
             raise BadInput(f"--compression {compression!r}: choose one of {', '.join(commands.COMPRESSION_MODES)}")
@@ -98,22 +103,29 @@ class Repository:
         self.extra_tags = tuple(extra_tags)
         self.stall_timeout: float | None = default_stall_timeout() if isinstance(stall_timeout, str) else stall_timeout
         self.compression = compression
+        self.progress = progress
 
     def tagged(self, *tags: str) -> Repository:
         """The same repository, adding `tags` to every snapshot written through it (e.g. `set=<id>`)."""
         return Repository(self.spec, timeout=self.timeout, extra_tags=(*self.extra_tags, *tags),
-                          stall_timeout=self.stall_timeout, compression=self.compression)
+                          stall_timeout=self.stall_timeout, compression=self.compression, progress=self.progress)
 
     def with_spec(self, spec: RepoSpec) -> Repository:
         return Repository(spec, timeout=self.timeout, extra_tags=self.extra_tags, stall_timeout=self.stall_timeout,
-                          compression=self.compression)
+                          compression=self.compression, progress=self.progress)
+
+    def reporting(self, progress: Progress) -> Repository:
+        """The same repository, reporting the bytes of its backups and restores to `progress` (from
+        restic's JSON status lines)."""
+        return Repository(self.spec, timeout=self.timeout, extra_tags=self.extra_tags, stall_timeout=self.stall_timeout,
+                          compression=self.compression, progress=progress)
 
     # ------------------------------------------------------------------ plumbing
     def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = self.spec.env()
         if self.spec.cacert:
             env["RESTIC_CACERT"] = str(self.spec.cacert)
-        env.setdefault("RESTIC_PROGRESS_FPS", _STATUS_FPS)
+        env.setdefault("RESTIC_PROGRESS_FPS", _STATUS_FPS if self.progress is SILENT else _STATUS_FPS_SHOWN)
         env.update(extra or {})
         return env
 
@@ -126,6 +138,7 @@ class Repository:
         *,
         writes: bool = False,
         cwd: Path | None = None,
+        on_output: Callable[[bytes], None] | None = None,
     ) -> Command:
         argv = tuple(argv)
         trailing: tuple[str, ...] = ()
@@ -144,7 +157,7 @@ class Repository:
             argv = (*argv, "-o", option)
         argv = (*argv, *trailing)
         return Command(argv=argv, env=self._env(extra_env), cwd=cwd, timeout=self.timeout, secrets=self.spec.secrets + secrets,
-                       stall_timeout=self.stall_timeout, stall_subject=self.spec.display)
+                       stall_timeout=self.stall_timeout, stall_subject=self.spec.display, on_output=on_output)
 
     def _run(self, argv: Sequence[str], *, stdin: bytes | None = None, writes: bool = False,
              extra_env: dict[str, str] | None = None) -> execute.Result:
@@ -167,6 +180,19 @@ class Repository:
     def has(self, feature: features.ResticVersion) -> bool:
         return features.has(self.version, feature)
 
+    def _transfer(self, description: str) -> AbstractContextManager[Transfer]:
+        return self.progress.transfer(description)
+
+    @contextmanager
+    def _status(self, description: str) -> Iterator[Callable[[bytes], None] | None]:
+        """A reader of restic's JSON status lines feeding a transfer of `self.progress` (None, and no
+        transfer, when progress is not shown)."""
+        if self.progress is SILENT:
+            yield None
+            return
+        with self.progress.transfer(description) as transfer:
+            yield StatusFeed(transfer)
+
     # ------------------------------------------------------------------ lifecycle
     def local_path(self) -> Path | None:
         """The directory of a local repository (`/path` or `local:/path`), else None."""
@@ -186,6 +212,11 @@ class Repository:
         except messages.RepositoryNotFound:
             return False
         return True
+
+    def open_config(self) -> None:
+        """`restic cat config`: the repository is there, reachable, and this password opens it (typed
+        errors say which of those failed); for a local repository too, unlike `exists`."""
+        self._run(commands.cat_config_argv())
 
     def require(self) -> None:
         """RepositoryNotFound (exit 10) unless the repository is there: checked before long work
@@ -219,11 +250,12 @@ class Repository:
         reader ignores it) and IncompleteBackup names the unreadable files."""
         tags = [*tags, *self.extra_tags]
         argv = commands.backup_paths_argv(paths, tags, host=host, excludes=excludes, parent=parent, no_scan=self.has(features.NO_SCAN))
-        command = self._command(argv, writes=True, cwd=cwd)
-        try:
-            result = execute.run(command, check=False)
-        except CommandFailed as exc:
-            raise messages.classify(exc, self.spec.display) from exc
+        with self._status(f"storing {_subject(tags) or ', '.join(map(str, paths))}") as status:
+            command = self._command(argv, writes=True, cwd=cwd, on_output=status)
+            try:
+                result = execute.run(command, check=False)
+            except CommandFailed as exc:
+                raise messages.classify(exc, self.spec.display) from exc
         if result.returncode == messages.INCOMPLETE_EXIT:
             unreadable = messages.backup_errors(result.stderr) or messages.backup_errors(result.stdout)
             summary = messages.backup_summary(result.stdout)
@@ -239,11 +271,13 @@ class Repository:
 
     def backup_stream(self, chunks: Iterable[bytes], filename: str, tags: Sequence[str], *, host: str | None = None) -> BackupSummary:
         """Stream bytes into a snapshot holding one file; if `chunks` raises, nothing is stored."""
-        command = self._command(commands.backup_stdin_argv(filename, [*tags, *self.extra_tags], host=host), writes=True)
-        try:
-            result = execute.feed(command, chunks)
-        except CommandFailed as exc:
-            raise messages.classify(exc, self.spec.display) from exc
+        with self._status(f"storing {_subject(tags) or filename}") as status:
+            command = self._command(commands.backup_stdin_argv(filename, [*tags, *self.extra_tags], host=host), writes=True,
+                                    on_output=status)
+            try:
+                result = execute.feed(command, chunks)
+            except CommandFailed as exc:
+                raise messages.classify(exc, self.spec.display) from exc
         return messages.backup_summary(result.stdout)
 
     def backup_command(
@@ -257,11 +291,13 @@ class Repository:
     ) -> BackupSummary:
         """restic 0.16+: restic runs `producer` and keeps the snapshot only if it exits 0; `work(proc)`
         runs meanwhile (it feeds the producer). Killed anywhere, nothing is committed."""
-        command = self._command(commands.backup_command_argv(producer, filename, [*tags, *self.extra_tags], host=host), writes=True)
-        try:
-            result = execute.supervise(command, work)
-        except CommandFailed as exc:
-            raise messages.classify(exc, self.spec.display) from exc
+        with self._status(f"storing {_subject(tags) or filename}") as status:
+            command = self._command(commands.backup_command_argv(producer, filename, [*tags, *self.extra_tags], host=host),
+                                    writes=True, on_output=status)
+            try:
+                result = execute.supervise(command, work)
+            except CommandFailed as exc:
+                raise messages.classify(exc, self.spec.display) from exc
         return messages.backup_summary(result.stdout)
 
     def discard_incomplete(self, snapshot_id: str, tags: Sequence[str], unreadable: Sequence[str], *, host: str | None = None) -> str:
@@ -307,23 +343,32 @@ class Repository:
         """Restore into `target`; `delete` (restic 0.17+) makes an existing target equal to the snapshot,
         re-using what is already there (a resumed restore), else it is ignored."""
         use_delete = delete and self.has(features.RESTORE_DELETE)
-        self._run(commands.restore_argv(snapshot_id, target, includes, delete=use_delete, verify=verify))
+        shown = self.progress is not SILENT and self.has(features.RESTORE_STATUS)
+        argv = commands.restore_argv(snapshot_id, target, includes, delete=use_delete, verify=verify, status=shown)
+        with self._status(f"restoring {snapshot_id[:8]} into {target}") as status:
+            try:
+                execute.run(self._command(argv, on_output=status if shown else None))
+            except CommandFailed as exc:
+                raise messages.classify(exc, self.spec.display) from exc
 
     def dump(self, snapshot_id: str, path: str, out: IO[bytes]) -> None:
-        """Write one file of a snapshot to `out` (streamed, no temp copy)."""
-        try:
-            execute.drain_to(self._command(commands.dump_argv(snapshot_id, path)), out)
-        except CommandFailed as exc:
-            raise messages.classify(exc, self.spec.display) from exc
+        """Write one file of a snapshot to `out` (streamed, no temp copy); its bytes are counted on
+        `self.progress`."""
+        with self._transfer(f"reading {path.lstrip('/')} of {snapshot_id[:8]}") as transfer:
+            try:
+                execute.drain_to(self._command(commands.dump_argv(snapshot_id, path)), _Counted(out, transfer))  # type: ignore[arg-type]
+            except CommandFailed as exc:
+                raise messages.classify(exc, self.spec.display) from exc
 
     def read_all(self, snapshot_id: str) -> int:
         """Read every byte of a snapshot's data (decrypted and authenticated by restic); returns the
         tar stream's size. The restore drill's way of reading all data of a set without disk space."""
         counter = _Counter()
-        try:
-            execute.drain_to(self._command(commands.dump_all_argv(snapshot_id)), counter)  # type: ignore[arg-type]
-        except CommandFailed as exc:
-            raise messages.classify(exc, self.spec.display) from exc
+        with self._transfer(f"reading all of {snapshot_id[:8]}") as transfer:
+            try:
+                execute.drain_to(self._command(commands.dump_all_argv(snapshot_id)), _Counted(counter, transfer))  # type: ignore[arg-type]
+            except CommandFailed as exc:
+                raise messages.classify(exc, self.spec.display) from exc
         return counter.size
 
     def list_files(self, snapshot_id: str) -> list[dict[str, Any]]:
@@ -439,6 +484,50 @@ class Repository:
         self._run(commands.key_remove_argv(key_id, retry_lock=self._lock_wait(lock_wait)))
 
 
+class StatusFeed:
+    """restic's `--json` status lines (backup: bytes_done/total_bytes; restore: bytes_restored/
+    total_bytes) and its closing summary turned into a Transfer's increments. Other lines pass by."""
+
+    def __init__(self, transfer: Transfer) -> None:
+        self.transfer = transfer
+        self.total = 0
+        self.done = 0
+
+    def __call__(self, line: bytes) -> None:
+        head = line[:64]
+        if b'"message_type":"status"' not in head and b'"message_type":"summary"' not in head:
+            return
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            return
+        if doc.get("message_type") == "summary":  # the end: everything processed is done
+            done = int(doc.get("total_bytes_processed") or doc.get("bytes_restored") or 0)
+            total = max(done, int(doc.get("total_bytes") or 0))  # a resumed restore skips what is there
+        else:
+            total = int(doc.get("total_bytes") or 0)
+            done = int(doc.get("bytes_done") or doc.get("bytes_restored") or 0)
+        if total > self.total:
+            self.transfer.add_total(total - self.total)
+            self.total = total
+        if done > self.done:
+            self.transfer.advance(done - self.done)
+            self.done = done
+
+
+class _Counted:
+    """A writer that counts what passes through on a Transfer."""
+
+    def __init__(self, out: IO[bytes] | _Counter, transfer: Transfer) -> None:
+        self.out = out
+        self.transfer = transfer
+
+    def write(self, data: bytes) -> int:
+        written = self.out.write(data)
+        self.transfer.advance(len(data))
+        return written
+
+
 class _Counter:
     """A write-only sink that only counts (restic dump's output is read, not kept)."""
 
@@ -448,6 +537,16 @@ class _Counter:
     def write(self, data: bytes) -> int:
         self.size += len(data)
         return len(data)
+
+
+def _subject(tags: Sequence[str]) -> str:
+    """What a backup stores, for its progress line: kind and the detail naming it (`volume db/data`)."""
+    kind = next((t.split(":", 1)[1] for t in tags if t.startswith("kind:")), "")
+    details = dict(t.split("=", 1) for t in tags if "=" in t)
+    pvc = "/".join(filter(None, (details.get("namespace"), details.get("pvc"))))
+    named = pvc or details.get("registry") or details.get("endpoint") or ""
+    part = f" ({details['part']})" if details.get("part") not in (None, "data") else ""
+    return f"{kind} {named}{part}".strip()
 
 
 def _details(snapshot: Snapshot) -> dict[str, str]:

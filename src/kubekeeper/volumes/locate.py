@@ -16,12 +16,14 @@ import os
 import socket
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubekeeper.volumes import paths
-from kubekeeper.volumes.kube import Cluster
 from kubekeeper.volumes.model import LocatedVolume, Problem, PvcRef
 from kubekeeper.volumes.resolve import claims_of, mounting_pods, resolve
+
+if TYPE_CHECKING:  # the client is loaded only by a run that connects (kubeapi.connect says why)
+    from kubekeeper.volumes.kube import Cluster
 
 
 def this_node(node: str | None) -> str:

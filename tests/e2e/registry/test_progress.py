@@ -28,7 +28,7 @@ class Counted:
         self.phases.append(description)
 
     @contextmanager
-    def transfer(self, description: str) -> Iterator[progress.Transfer]:
+    def transfer(self, description: str, unit: str = progress.BYTES) -> Iterator[progress.Transfer]:
         yield Count(self.seen.setdefault(description, [0, 0]))
 
 
@@ -79,9 +79,14 @@ def test_the_registry_source_counts_on_the_progress_it_is_given(registry_factory
     stored = SOURCE.back_up(repository, RegistryOrigin(RegistryOptions(source.url), tmp_path / "cache"), cluster="lab",
                             progress=counted)
     fetched = stored.details["bytes_fetched"]
-    assert fetched > len(layer) and counted.seen == {"fetching blobs": [fetched, fetched]}
+    assert fetched > len(layer) and counted.seen["fetching blobs"] == [fetched, fetched]
+    assert counted.seen["listing tags and manifests of repositories"] == [1, 1]  # items: one repository
+    stored_layout = counted.seen[f"storing registry {source.url.split('//', 1)[1]}"]  # restic's own count of the bytes it read
+    assert stored_layout[0] == stored_layout[1] >= fetched
 
     pushed_counts = Counted()
     into = RegistryTarget(RegistryOptions(target.url))
     restored = SOURCE.restore(repository, SOURCE.find(repository, stored.snapshot_id, cluster="lab"), into, progress=pushed_counts)
-    assert restored.details["bytes_pushed"] == fetched and pushed_counts.seen == {"pushing blobs": [fetched, fetched]}
+    assert restored.details["bytes_pushed"] == fetched and pushed_counts.seen["pushing blobs"] == [fetched, fetched]
+    restic_restore = next(counts for name, counts in pushed_counts.seen.items() if name.startswith("restoring "))
+    assert restic_restore[1] >= fetched

@@ -49,6 +49,16 @@ def test_etcd_goal_and_aim_are_judged_on_the_median() -> None:
     assert [(g["kind"], g["met"]) for g in bench_etcd.judge(table)] == [("goal", True), ("aim", False)]
 
 
+def test_each_volume_goal_counts_the_rounds_of_its_own_ratio() -> None:
+    detail = {"kubekeeper_vs_restic": ratios([1.2, 1.1, 0.9], [1.0, 1.0, 1.0]),
+              "kubekeeper_vs_seed": ratios([1.2, 1.1, 0.9], [2.0, 2.0, 2.0])}
+    goals = bench_volume.judge({"full": {k: float(v["median"]) for k, v in detail.items()},  # type: ignore[arg-type]
+                                "incremental": {k: float(v["median"]) for k, v in detail.items()}})  # type: ignore[arg-type]
+    within = {g["figure"]: bench_volume.round_figures(detail[str(g["figure"])], float(g["max"]))["rounds_within"]  # type: ignore[arg-type]
+              for g in goals if g["phase"] == "full"}
+    assert within == {"kubekeeper_vs_restic": "1/3", "kubekeeper_vs_seed": "3/3"}
+
+
 def test_ratios_best_is_best_over_best_and_median_is_of_paired_rounds() -> None:
     ours, theirs = [10.0, 4.0, 6.0], [5.0, 5.0, 3.0]  # per round: 2.0, 0.8, 2.0
     figures = ratios(ours, theirs)

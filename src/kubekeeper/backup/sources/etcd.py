@@ -97,6 +97,7 @@ class EtcdSource:
         """`on_open` learns the snapshot's revision as its stream opens (the follower starts its watch
         then, not after the upload, which may outlast the cluster's compaction interval)."""
         relayed = repository.has(features.STDIN_FROM_COMMAND)
+        repository = repository.reporting(progress)
         with EtcdClient(list(origin.endpoints), origin.tls, origin.timeout) as client:
 
             def store(opened: OpenSnapshot) -> BackupSummary:
@@ -151,7 +152,7 @@ class EtcdSource:
                 before = etcd_restore.snapshot_revision(tool, snapshot_file)
                 wanted = target.bump if target.bump is not None else etcd_chain.auto_bump(replayed.highest_known)
             else:
-                snapshot_file, check = fetch_snapshot(repository, snapshot, workdir)
+                snapshot_file, check = fetch_snapshot(repository.reporting(progress), snapshot, workdir)
                 sha256 = check.sha256
                 before = etcd_restore.snapshot_revision(tool, snapshot_file)
                 wanted = target.bump if target.bump is not None else etcd_restore.DEFAULT_BUMP
@@ -180,7 +181,7 @@ class EtcdSource:
         """The SHA-256 trailer checked, a restore into a scratch data dir with the matching tool (revision
         bumped as a real restore would), and the revisions compared with the one recorded at backup time."""
         details = details_of(snapshot.tags)
-        snapshot_file, check = fetch_snapshot(repository, snapshot, scratch)
+        snapshot_file, check = fetch_snapshot(repository.reporting(progress), snapshot, scratch)
         member = etcd_restore.MemberRestore.build("verify", "verify=http://127.0.0.1:2380", scratch / "data")
         tool = etcd_restore.find_tool(details.get("etcd_version", ""), options.etcdutl)
         bump = etcd_restore.effective_bump(tool, etcd_restore.DEFAULT_BUMP)

@@ -85,6 +85,7 @@ class RegistrySource:
 
     def back_up(self, repository: Repository, origin: RegistryOrigin, *, cluster: str, progress: Progress) -> BackupResult:
         repository.require()  # before fetching gigabytes for a repository that is not there
+        repository = repository.reporting(progress)
         host, result = sync_layout(origin, progress)
         tags = snapshot_tags(KIND, cluster, {"registry": host})
         summary = repository.backup_paths([Path(LAYOUT_DIR)], tags, cwd=origin.cache)
@@ -98,13 +99,13 @@ class RegistrySource:
         return repository.resolve(snapshot, selection(KIND, cluster))
 
     def restore(self, repository: Repository, snapshot: Snapshot, target: RegistryTarget, *, progress: Progress) -> RestoreResult:
-        return restore_layout(repository, snapshot, target, progress)
+        return restore_layout(repository.reporting(progress), snapshot, target, progress)
 
     def verify(self, repository: Repository, snapshot: Snapshot, *, scratch: Path, options: VerifyOptions,
                progress: Progress) -> Verified:
         """The stored OCI layout restored, every blob and manifest digest recomputed, and every manifest
         the index names present."""
-        repository.restore(snapshot.id, scratch)
+        repository.reporting(progress).restore(snapshot.id, scratch)
         candidates = [p for p in scratch.rglob("index.json") if p.parent.name == LAYOUT_DIR]
         if not candidates:
             raise VerificationFailed(f"snapshot {snapshot.short_id} holds no OCI layout")

@@ -50,13 +50,13 @@ from kubekeeper.repository import (
 )
 from kubekeeper.repository.tags import cluster_of
 from kubekeeper.volumes import hooks, objects, swap
-from kubekeeper.volumes.kube import Cluster
 from kubekeeper.volumes.locate import locate, locate_one, this_node
 from kubekeeper.volumes.model import ELSEWHERE, HOOKS_OFF, NO_PATH, LocatedVolume, Problem, PvcRef
 from kubekeeper.volumes.swap import WORK_NAME
 
 if TYPE_CHECKING:  # cluster.yaml's schema (pydantic) is loaded by `backup all`, not by every backup
     from kubekeeper.config.schema import ClusterConfig, VolumesSection
+    from kubekeeper.volumes.kube import Cluster
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class VolumeSource:
         volumes, problems, executor = find_volumes(origin, node)
         progress.phase(f"backing up {len(volumes)} volume(s) on node {node}")
         results = backup_volumes(
-            repository, volumes, problems, cluster=cluster, excludes=origin.excludes, concurrency=origin.concurrency,
+            repository.reporting(progress), volumes, problems, cluster=cluster, excludes=origin.excludes, concurrency=origin.concurrency,
             executor=executor, hook_timeout=origin.hook_timeout, strict=not origin.all_pvcs,
             lookup_parents=not origin.directories, named=origin.pvcs,
         )
@@ -146,11 +146,11 @@ class VolumeSource:
         return repository.resolve(snapshot, tags)
 
     def restore(self, repository: Repository, snapshot: Snapshot, target: VolumeTarget, *, progress: Progress) -> RestoreResult:
-        return restore_volume(repository, snapshot, target)
+        return restore_volume(repository.reporting(progress), snapshot, target)
 
     def verify(self, repository: Repository, snapshot: Snapshot, *, scratch: Path, options: VerifyOptions,
                progress: Progress) -> Verified:
-        return verify_volume(repository, snapshot, scratch, options)
+        return verify_volume(repository.reporting(progress), snapshot, scratch, options)
 
     def describe(self, snapshot: Snapshot) -> str:
         details = details_of(snapshot.tags)
@@ -185,6 +185,14 @@ def origin_from_section(section: VolumesSection) -> VolumeOrigin:
     )
 
 
+def connect_cluster(access: KubeAccess) -> Cluster:
+    """The API for PVC lookups and hooks. Imported on use: the kubernetes client costs ~170 ms to
+    load, and a run over --source-dir directories never needs it (kubeapi.connect says more)."""
+    from kubekeeper.volumes.kube import Cluster
+
+    return Cluster.connect(access)
+
+
 def find_volumes(origin: VolumeOrigin, node: str) -> tuple[list[LocatedVolume], list[Problem], hooks.Executor | None]:
     """The volumes to back up, the problems found on the way (never dropped), and where hooks run."""
     if origin.directories:
@@ -192,7 +200,7 @@ def find_volumes(origin: VolumeOrigin, node: str) -> tuple[list[LocatedVolume], 
         if missing:
             raise OperationFailed(f"volume directories not found: {', '.join(missing)}")
         return [LocatedVolume(ref, path.resolve(), node) for ref, path in origin.directories], [], None
-    cluster = Cluster.connect(origin.kube)
+    cluster = connect_cluster(origin.kube)
     found, problems = locate(cluster, origin.pvcs, all_pvcs=origin.all_pvcs, namespace=origin.namespace, node=node,
                              kubelet_root=origin.kubelet_root, host_root=origin.host_root)
     volumes = [v for v in found if (not origin.namespaces or v.ref.namespace in origin.namespaces)
@@ -492,7 +500,7 @@ def restore_volume(repo: Repository, data: Snapshot, target: VolumeTarget) -> Re
     recreated: list[str] = []
     directory = target.directory
     if directory is None or target.recreate:
-        cluster = Cluster.connect(target.kube)
+        cluster = connect_cluster(target.kube)
         if target.recreate:
             recreated = recreate_objects(cluster, meta, ref)
 

@@ -19,12 +19,9 @@ from kubekeeper.cli.groups import backup_app, restore_app
 from kubekeeper.cli.options import (
     CLUSTER_OPTION,
     COMPRESSION_OPTION,
-    PASSWORD_COMMAND_OPTION,
-    PASSWORD_FILE_OPTION,
-    REPO_CACERT_OPTION,
-    REPO_OPTION,
-    REPOSITORY_FILE_OPTION,
-    open_repository,
+    REPOSITORY,
+    RepositoryOptions,
+    repository_options,
     snapshot_option,
 )
 from kubekeeper.errors import BadInput
@@ -37,16 +34,13 @@ from kubekeeper.repository import Repository
 
 
 @backup_app.command("etcd")
+@repository_options
 def backup_etcd_command(
     endpoints: str = ENDPOINTS_OPTION,
     cacert: Path = CACERT_OPTION,
     cert: Path = CERT_OPTION,
     key: Path = KEY_OPTION,
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     cluster: str = CLUSTER_OPTION,
     attempts: int = typer.Option(3, "--attempts", min=1, help="Snapshot attempts if the leader changes or the stream breaks."),
     leader_wait: float = typer.Option(30.0, "--leader-wait", min=0, help="Seconds to wait for a new leader between attempts."),
@@ -77,8 +71,7 @@ def backup_etcd_command(
     --cacert ca.pem --cert client.pem --key client-key.pem --repo /srv/backup --password-file pw
     """
     parsed, tls = connection(endpoints, cacert, cert, key)
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file,
-                                 compression=compression)
+    repository = repo_options.open(compression=compression)
     origin = EtcdOrigin(tuple(parsed), tls, attempts=attempts, leader_wait=leader_wait)
     if follow:
         settings = FollowSettings(parse_duration(delta_interval, "--delta-interval"), parse_duration(full_interval, "--full-interval"),
@@ -100,6 +93,7 @@ def backup_etcd_command(
 
 
 @restore_app.command("etcd")
+@repository_options
 def restore_etcd_command(
     snapshot: str = snapshot_option(),
     name: str = typer.Option(None, "--name", help="This member's name (must be in --initial-cluster)."),
@@ -127,11 +121,7 @@ def restore_etcd_command(
         None, "--at", help="Point in time (RFC 3339, e.g. 2026-11-30T17:05:00Z): the changes the follower saw until then.",
     ),
     no_replay: bool = typer.Option(False, "--no-replay", help="Restore the full snapshot alone, without the deltas stored after it."),
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     cluster: str = CLUSTER_OPTION,
     output_format: Format = FORMAT_OPTION,
 ) -> None:
@@ -149,7 +139,7 @@ def restore_etcd_command(
         raise BadInput("--revision and --at are two ways to name the point in time: give one")
     if no_replay and (revision is not None or when is not None):
         raise BadInput("--no-replay restores the full snapshot alone; it does not go with --revision/--at")
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     point = revision is not None or when is not None
     if snapshot == "latest" and point:
         chosen = etcd_chain.choose(etcd_chain.chains(repository, cluster), revision=revision, at=when).chain.full

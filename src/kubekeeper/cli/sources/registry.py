@@ -16,11 +16,9 @@ from kubekeeper.cli.options import (
     CLUSTER_SELECT_OPTION,
     COMPRESSION_OPTION,
     NO_PROGRESS_OPTION,
-    PASSWORD_COMMAND_OPTION,
-    PASSWORD_FILE_OPTION,
-    REPO_OPTION,
-    REPOSITORY_FILE_OPTION,
-    open_repository,
+    REPOSITORY,
+    RepositoryOptions,
+    repository_options,
     snapshot_option,
 )
 from kubekeeper.errors import BadInput
@@ -54,6 +52,7 @@ def registry_options(registry: str, username: str | None, password_stdin: bool, 
     return RegistryOptions(registry, credentials, cacert, insecure, concurrency)
 
 
+@repository_options
 def backup_registry_command(
     registry: str = REGISTRY_OPTION,
     harbor: bool = HARBOR_OPTION,
@@ -64,10 +63,7 @@ def backup_registry_command(
     password_stdin: bool = PASSWORD_STDIN_OPTION,
     cacert: Path = CACERT_OPTION,
     insecure: bool = INSECURE_OPTION,
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     cluster: str = CLUSTER_OPTION,
     no_progress: bool = NO_PROGRESS_OPTION,
     compression: str = COMPRESSION_OPTION,
@@ -75,8 +71,7 @@ def backup_registry_command(
 ) -> None:
     """Sync every image, index, chart and signature into the layout cache, then back it up with restic."""
     options = registry_options(registry, username, password_stdin, cacert, insecure, concurrency)  # bad input first
-    repository = open_repository(repo, password_file, password_command=password_command, repository_file=repository_file,
-                                 compression=compression)
+    repository = repo_options.open(compression=compression)
     host = normalize_url(registry)[1]
     origin = RegistryOrigin(options, cache or default_cache() / host.replace(":", "_"), harbor, tuple(project))
     result = SOURCE.back_up(repository, origin, cluster=cluster, progress=console_progress(not no_progress))
@@ -89,6 +84,7 @@ def backup_registry_command(
                  f"({d['bytes_fetched']:,} bytes); layout {d['layout_bytes']:,} bytes")
 
 
+@repository_options
 def restore_registry_command(
     registry: str = REGISTRY_OPTION,
     snapshot: str = snapshot_option(),
@@ -100,16 +96,13 @@ def restore_registry_command(
     cacert: Path = CACERT_OPTION,
     insecure: bool = INSECURE_OPTION,
     workdir: Path = typer.Option(None, "--workdir", help="Where the snapshot's layout is unpacked (default: temp dir)."),
-    repo: str = REPO_OPTION,
-    password_file: Path = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     cluster: str = CLUSTER_SELECT_OPTION,
     no_progress: bool = NO_PROGRESS_OPTION,
     output: Format = FORMAT_OPTION,
 ) -> None:
     """Push a snapshot's images into a registry: blobs (skip/mount/upload), manifests children-first, tags."""
-    repository = open_repository(repo, password_file, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     options = registry_options(registry, username, password_stdin, cacert, insecure, concurrency)
     target = RegistryTarget(options, tuple(project_map), harbor, workdir)
     restored = SOURCE.restore(repository, SOURCE.find(repository, snapshot, cluster=cluster, target=target), target,

@@ -16,12 +16,9 @@ from kubekeeper.cli.options import (
     COMPRESSION_OPTION,
     CONTEXT_OPTION,
     KUBECONFIG_OPTION,
-    PASSWORD_COMMAND_OPTION,
-    PASSWORD_FILE_OPTION,
-    REPO_CACERT_OPTION,
-    REPO_OPTION,
-    REPOSITORY_FILE_OPTION,
-    open_repository,
+    REPOSITORY,
+    RepositoryOptions,
+    repository_options,
     snapshot_option,
 )
 from kubekeeper.errors import BadInput, OperationFailed
@@ -49,6 +46,7 @@ def _render(result: BackupResult, fmt: Format) -> None:
 
 
 @backup_app.command("volume")
+@repository_options
 def backup_volume(
     pvc: list[str] = typer.Option([], "--pvc", help="NAMESPACE/NAME of a PVC (repeatable); with --all-pvcs, in addition."),
     all_pvcs: bool = typer.Option(False, "--all-pvcs", help="Every PVC mounted by a pod running on this node (of -n NS if given)."),
@@ -64,11 +62,7 @@ def backup_volume(
     kubelet_root: Path = KUBELET_ROOT_OPTION,
     host_root: Path = HOST_ROOT_OPTION,
     node: str | None = NODE_OPTION,
-    repo: str | None = REPO_OPTION,
-    password_file: Path | None = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path | None = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     cluster_name: str = CLUSTER_OPTION,
     compression: str = COMPRESSION_OPTION,
     fmt: Format = FORMAT_OPTION,
@@ -82,8 +76,7 @@ def backup_volume(
         raise BadInput("give --pvc NS/NAME (repeatable) or --all-pvcs")
     if source_dir is not None and all_pvcs:
         raise BadInput("--source-dir backs up one directory: give exactly one --pvc, not --all-pvcs")
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file,
-                                 compression=compression)
+    repository = repo_options.open(compression=compression)
     directories: tuple[tuple[PvcRef, Path], ...] = ()
     if source_dir is not None:
         if len(refs) != 1:
@@ -109,6 +102,7 @@ def backup_volume(
 
 
 @restore_app.command("volume")
+@repository_options
 def restore_volume_command(
     pvc: str = typer.Option(..., "--pvc", help="NAMESPACE/NAME of the PVC whose snapshot to restore."),
     snapshot: str = snapshot_option(),
@@ -120,17 +114,13 @@ def restore_volume_command(
     kubelet_root: Path = KUBELET_ROOT_OPTION,
     host_root: Path = HOST_ROOT_OPTION,
     node: str | None = NODE_OPTION,
-    repo: str | None = REPO_OPTION,
-    password_file: Path | None = PASSWORD_FILE_OPTION,
-    password_command: str | None = PASSWORD_COMMAND_OPTION,
-    repository_file: Path | None = REPOSITORY_FILE_OPTION,
-    repo_cacert: Path | None = REPO_CACERT_OPTION,
+    repo_options: RepositoryOptions = REPOSITORY,
     cluster_name: str = CLUSTER_OPTION,
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Restore a PVC's data: same end state as `rsync -a --delete`, nothing deleted before the copy is complete."""
     ref = PvcRef.parse(pvc)
-    repository = open_repository(repo, password_file, repo_cacert, password_command=password_command, repository_file=repository_file)
+    repository = repo_options.open()
     destination = VolumeTarget(ref, target, recreate, KubeAccess(kubeconfig, context), node, kubelet_root, host_root, wait_timeout)
     restored = SOURCE.restore(repository, SOURCE.find(repository, snapshot, cluster=cluster_name, target=destination), destination,
                               progress=console_progress(fmt is Format.text))
