@@ -6,7 +6,8 @@ checked by its data source (backup/sources/; a kind without one is read back in 
 
 - etcd: the snapshot is fetched, its SHA-256 trailer checked, restored into a scratch data dir with
   the matching etcdutl/etcdctl (revision bumped as a real restore would), and its revision compared
-  with the one recorded at backup time;
+  with the one recorded at backup time; the deltas the follower stored after it are replayed and
+  checked against what the last one recorded (`latest` never picks a delta; naming one checks its chain);
 - registry: the stored OCI layout is restored and every blob and manifest digest recomputed, and
   every manifest the index names must be present;
 - volumes: every file is read (`restic dump` of the whole snapshot, no disk space needed), and a
@@ -32,6 +33,7 @@ from kubekeeper.backup.source import DEFAULT_SAMPLE, AnySource, Verified, Verify
 from kubekeeper.errors import BadInput, KubekeeperError
 from kubekeeper.progress import SILENT, Progress
 from kubekeeper.repository import Repository, Snapshot, details_of, selection
+from kubekeeper.repository.retention import DELTA_KIND
 from kubekeeper.repository.tags import kind_of
 
 log = logging.getLogger(__name__)
@@ -71,13 +73,17 @@ def select_snapshots(repo: Repository, snapshot: str, cluster: str | None) -> li
     everything = repo.snapshots(selection(cluster=cluster))
     if not everything:
         raise BadInput(f"no kubekeeper snapshots in {repo.spec.display}" + (f" for cluster {cluster}" if cluster else ""))
+    # the follower's deltas are checked with their chain, by the etcd source: they are never the anchor
+    anchors = [s for s in everything if kind_of(s.tags) != DELTA_KIND] or everything
     if snapshot == "latest":
-        anchor = everything[-1]
+        anchor = anchors[-1]
     else:
         matches = [s for s in everything if s.id.startswith(snapshot)]
         if len(matches) != 1:
             raise BadInput(f"{'no' if not matches else 'more than one'} kubekeeper snapshot matches {snapshot!r}")
         anchor = matches[0]
+        chain = details_of(anchor.tags).get("chain") if kind_of(anchor.tags) == DELTA_KIND else None
+        anchor = next((s for s in anchors if chain and s.id.startswith(chain)), anchor)
     set_id = details_of(anchor.tags).get("set")
     if not set_id:
         return [anchor]

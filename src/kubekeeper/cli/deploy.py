@@ -49,6 +49,16 @@ def render_command(
     concurrency: int = typer.Option(D.concurrency, "--concurrency", min=1, max=64, help="Volumes backed up at once on one node."),
     hook_namespace: list[str] = typer.Option([], "--hook-namespace", help="Allow pre/post-backup hooks (pods/exec) in this namespace (repeatable); none by default."),
     pushgateway: str | None = typer.Option(None, "--pushgateway", help="Push every run's outcome to this Prometheus Pushgateway URL."),
+    etcd_follow: bool = typer.Option(
+        False, "--etcd-follow",
+        help="Also run the etcd follower (continuous backup, point-in-time restore): a Deployment with one replica on a control-plane node.",
+    ),
+    etcd_delta_interval: str = typer.Option(D.etcd_delta_interval, "--etcd-delta-interval", help="The follower's --delta-interval."),
+    etcd_full_interval: str = typer.Option(D.etcd_full_interval, "--etcd-full-interval", help="The follower's --full-interval."),
+    etcd_follower_textfile_dir: str | None = typer.Option(
+        None, "--etcd-follower-textfile-dir",
+        help="node-exporter's textfile directory on control-plane nodes: the follower writes its lag there.",
+    ),
     priority_class: str | None = typer.Option(None, "--priority-class", help="PriorityClass of the backup pods (default: none, they preempt nothing)."),
     check_schedule: str | None = typer.Option(
         None, "--check-schedule", help="Also run `repo check` on this cron schedule (with --pushgateway it feeds the repository-check alert).",
@@ -88,6 +98,8 @@ def render_command(
         registry_cache_storage_class=registry_cache_storage_class, kubelet_root=kubelet_root, concurrency=concurrency,
         hook_namespaces=tuple(dict.fromkeys(hook_namespace)),
         pushgateway=validate.http_url(pushgateway, "--pushgateway") if pushgateway else None, priority_class=priority_class,
+        etcd_follow=etcd_follow, etcd_delta_interval=etcd_delta_interval, etcd_full_interval=etcd_full_interval,
+        etcd_follower_textfile_dir=etcd_follower_textfile_dir,
         monitoring=with_monitoring,
         check_schedule=validate.cron_schedule(check_schedule, "--check-schedule") if check_schedule else None,
     )

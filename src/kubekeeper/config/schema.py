@@ -64,6 +64,40 @@ class SecretRef(_Section):
         return value
 
 
+class EtcdFollowSection(_Section):
+    """The etcd follower (`backup all --follow`): continuous backup for point-in-time restore."""
+
+    enabled: bool = Field(False, description="Run the follower after the backup set when `backup all --follow` is given.", examples=[True])
+    delta_interval: str = Field("5s", description="How often the changes are stored as a delta.", examples=["5s"])
+    full_interval: str = Field("24h", description="How often a new full snapshot starts a new chain.", examples=["24h"])
+    max_buffer: str = Field("256MiB", description="Changes kept in memory while the repository does not take them; past this, exit 3.",
+                            examples=["256MiB"])
+    metrics_file: Path | None = Field(None, description="Prometheus textfile with the follower's lag (its own file, not reports.prometheus_textfile).",
+                                      examples=["/var/lib/node_exporter/textfile_collector/kubekeeper-follower.prom"])
+
+    @field_validator("delta_interval", "full_interval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from kubekeeper.etcd.follow import parse_duration
+
+        try:
+            parse_duration(value, "interval")
+        except BadInput as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("max_buffer")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        from kubekeeper.etcd.follow import parse_size
+
+        try:
+            parse_size(value, "max_buffer")
+        except BadInput as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+
 class EtcdSection(_Section):
     enabled: bool = Field(True, description="Back up etcd.", examples=[True])
     endpoints: list[str] = Field(
@@ -74,6 +108,7 @@ class EtcdSection(_Section):
     cacert: Path | None = Field(None, description="CA certificate that signed the etcd server certificates.", examples=["/etc/kubernetes/pki/etcd/ca.crt"])
     cert: Path | None = Field(None, description="Client certificate.", examples=["/etc/kubernetes/pki/etcd/healthcheck-client.crt"])
     key: Path | None = Field(None, description="Client key.", examples=["/etc/kubernetes/pki/etcd/healthcheck-client.key"])
+    follow: EtcdFollowSection = Field(default_factory=EtcdFollowSection, description="Continuous backup (the follower).")
 
     @field_validator("endpoints")
     @classmethod

@@ -28,6 +28,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from kubekeeper import __version__, metrics, urls
 from kubekeeper.deploy import monitoring
 from kubekeeper.errors import BadInput
+from kubekeeper.etcd.follow import parse_duration
 from kubekeeper.fsutil import write_atomic
 from kubekeeper.names import check_cluster_name
 
@@ -75,6 +76,12 @@ class DeployOptions:
     volume_deadline_seconds: int = 6 * 3600
     starting_deadline_seconds: int = 3600
     volume_memory_limit: str = "2Gi"
+    #: the etcd follower (`backup etcd --follow`) as a Deployment next to the nightly CronJob
+    etcd_follow: bool = False
+    etcd_delta_interval: str = "5s"
+    etcd_full_interval: str = "24h"
+    #: node-exporter's textfile directory on control-plane nodes, for the follower's lag (None: not written)
+    etcd_follower_textfile_dir: str | None = None
     monitoring: bool = True                             # PrometheusRule + Grafana dashboard ConfigMap
     check_schedule: str | None = None                   # a `repo check` CronJob (feeds the check alert)
     check_deadline_seconds: int = 6 * 3600
@@ -88,6 +95,8 @@ class DeployOptions:
         if not endpoints:
             raise BadInput("--etcd-endpoints is empty")
         object.__setattr__(self, "etcd_endpoints", ",".join(endpoints))
+        parse_duration(self.etcd_delta_interval, "--etcd-delta-interval")
+        parse_duration(self.etcd_full_interval, "--etcd-full-interval")
         if self.registry is not None:
             from kubekeeper.registry.client import normalize_url
 
@@ -298,6 +307,39 @@ def etcd_cronjob(o: DeployOptions) -> dict[str, Any]:
     return _cronjob(o, f"{APP}-etcd", o.node_namespace, "etcd-backup", o.etcd_schedule, o.etcd_deadline_seconds, pod)
 
 
+def etcd_follower(o: DeployOptions) -> dict[str, Any]:
+    """`backup etcd --follow` as a Deployment with one replica on a control-plane node (why not a
+    sidecar of etcd: docs/in-cluster.md). `Recreate`: a rollout never runs two followers at once."""
+    cronjob = etcd_cronjob(o)
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    pod.pop("restartPolicy", None)  # a Deployment's pods always restart
+    container = pod["containers"][0]
+    container["name"] = "etcd-follower"
+    ca, cert, key = (f"{ETCD_CLIENT_DIR}/{name}" for name in o.etcd_files)
+    # a delta's restic run normally takes about a second: one stuck for a minute is stopped, the changes stay buffered
+    args = ["--stall-timeout", "60", "backup", "etcd", "--follow", "--endpoints", o.etcd_endpoints, "--cacert", ca, "--cert", cert,
+            "--key", key, "--cluster", o.cluster, "--delta-interval", o.etcd_delta_interval, "--full-interval", o.etcd_full_interval]
+    if o.etcd_follower_textfile_dir:
+        args += ["--metrics-file", f"/metrics/kubekeeper-etcd-follower-{o.cluster}.prom"]
+        container["volumeMounts"].append({"name": "textfile", "mountPath": "/metrics"})
+        pod["volumes"].append({"name": "textfile", "hostPath": {"path": o.etcd_follower_textfile_dir, "type": "Directory"}})
+    container["args"] = args
+    container["resources"] = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+    pod["terminationGracePeriodSeconds"] = 60  # SIGTERM: the last changes are stored before it exits
+    labels = _labels("etcd-follower")
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(f"{APP}-etcd-follower", "etcd-follower", o.node_namespace),
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app.kubernetes.io/name": APP, "app.kubernetes.io/component": "etcd-follower"}},
+            "template": {"metadata": {"labels": labels}, "spec": pod},
+        },
+    }
+
+
 def registry_cache(o: DeployOptions) -> dict[str, Any]:
     """The OCI layout cache survives between runs: only new blobs are fetched each night."""
     spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": o.registry_cache_size}}}
@@ -403,6 +445,8 @@ def dispatch_cronjob(o: DeployOptions) -> dict[str, Any]:
 
 def render(o: DeployOptions) -> list[dict[str, Any]]:
     objects = [*namespaces(o), *service_accounts(o), *rbac(o), etcd_cronjob(o)]
+    if o.etcd_follow:
+        objects.append(etcd_follower(o))
     if o.registry:
         objects += [registry_cache(o), registry_cronjob(o)]
     objects += [volume_template_configmap(o), dispatch_cronjob(o)]

@@ -9,6 +9,7 @@ that do not answer (with a warning) and talk to one chosen member for the snapsh
 from __future__ import annotations
 
 import logging
+import queue
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 GRPC_OPTIONS = [
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.max_receive_message_length", 16 << 20),
+    # a watch response holds a whole transaction (up to --max-txn-ops values of up to --max-request-bytes)
+    ("grpc.max_receive_message_length", 256 << 20),
     # a private subchannel per channel: a just-closed channel to the same member cannot stall a new one
     ("grpc.use_local_subchannel_pool", 1),
 ]
@@ -43,6 +45,40 @@ class NoLeader(OperationFailed):
 
 class SnapshotInterrupted(OperationFailed):
     """The snapshot stream broke mid-way (member died, leader changed, network)."""
+
+
+class WatchRequests:
+    """The request side of a Watch stream: the create request, then nothing until closed."""
+
+    def __init__(self, create: Any) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._queue.put(create)
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            yield item
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+
+@dataclass
+class WatchStream:
+    """An open watch: iterate `responses()` (raw WatchResponse messages); `cancel()` from any thread."""
+
+    url: str
+    call: Any
+    requests: WatchRequests
+
+    def responses(self) -> Iterator[Any]:
+        yield from self.call
+
+    def cancel(self) -> None:
+        self.requests.close()
+        self.call.cancel()
 
 
 @dataclass(frozen=True)
@@ -242,6 +278,41 @@ class EtcdClient:
                 "no etcd endpoint answered: " + "; ".join(f"{url} ({reason})" for url, reason in unreachable)
             )
         return ClusterView(tuple(statuses), tuple(members), tuple(unreachable))
+
+    def watch(self, url: str, start_revision: int) -> WatchStream:
+        """A watch on the whole keyspace from `start_revision` on one member. `hasleader` metadata makes
+        a member that loses its leader cancel the watch (a partitioned member would stall silently)."""
+        requests = WatchRequests(etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(
+            key=b"\0", range_end=b"\0", start_revision=start_revision)))
+        stub = etcdrpc.WatchStub(self._client(url).channel)
+        call = stub.Watch(iter(requests), metadata=(("hasleader", "true"),))
+        return WatchStream(url, call, requests)
+
+    def count_keys(self, url: str, revision: int = 0) -> tuple[int, int]:
+        """(keys, store revision) at `revision` (0: now): a count-only range read of the whole keyspace."""
+        response = self._client(url).kvstub.Range(
+            etcdrpc.RangeRequest(key=b"\0", range_end=b"\0", revision=revision, count_only=True), self.timeout)
+        return int(response.count), int(response.header.revision)
+
+    def read_all(self, url: str, revision: int = 0) -> tuple[dict[bytes, bytes], int]:
+        """Every key and value at `revision` (0: now), and the store revision: a range read in pages."""
+        stub = self._client(url).kvstub
+        found: dict[bytes, bytes] = {}
+        start, store_revision = b"\0", 0
+        while True:
+            response = stub.Range(etcdrpc.RangeRequest(key=start, range_end=b"\0", revision=revision, limit=1000), self.timeout)
+            store_revision = store_revision or int(response.header.revision)
+            revision = revision or store_revision  # every page at the same revision
+            for kv in response.kvs:
+                found[kv.key] = kv.value
+            if not response.more or not response.kvs:
+                return found, revision
+            start = response.kvs[-1].key + b"\0"
+
+    def lease_ttl(self, url: str, lease_id: int) -> int | None:
+        """The TTL a lease was granted with (None: the lease does not exist any more)."""
+        response = self._client(url).leasestub.LeaseTimeToLive(etcdrpc.LeaseTimeToLiveRequest(ID=lease_id), self.timeout)
+        return int(response.grantedTTL) if response.TTL != -1 else None
 
     def snapshot(self, url: str) -> Iterator[etcdrpc.SnapshotResponse]:
         """The raw Maintenance.Snapshot stream of one member (no deadline: dbs can be large;

@@ -255,9 +255,11 @@ def member_commands(
     repo_display: str,
     cluster: str,
     bump: int = DEFAULT_BUMP,
+    extra: Sequence[str] = (),
 ) -> list[tuple[str, str]]:
     """One `kubekeeper restore etcd` command per member, the snapshot id and the revision bump pinned
-    (never `latest`). A repository URL with credentials is left out (they are never printed): the
+    (never `latest`), and `extra` (a point in time: `--revision N`). A repository URL with credentials
+    is left out (they are never printed): the
     member's host selects it with RESTIC_REPOSITORY or --repository-file."""
     initial = ",".join(f"{m.name}={m.peer_url}" for m in members)
     commands = []
@@ -267,7 +269,7 @@ def member_commands(
             "kubekeeper", "restore", "etcd", *repo_args, "--cluster", cluster,
             "--snapshot", snapshot_id, "--name", member.name, "--initial-cluster", initial,
             "--initial-advertise-peer-urls", member.peer_url, "--initial-cluster-token", token,
-            "--data-dir", data_dir, "--bump-revision", str(bump),
+            "--data-dir", data_dir, "--bump-revision", str(bump), *extra,
         ]
         commands.append((member.name, shlex.join(argv)))
     return commands

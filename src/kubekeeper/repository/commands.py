@@ -166,8 +166,8 @@ def forget_ids_argv(snapshot_ids: Sequence[str], *, retry_lock: str | None = Non
     return (RESTIC, "forget", *(["--retry-lock", retry_lock] if retry_lock else []), *snapshot_ids)
 
 
-def prune_argv() -> tuple[str, ...]:
-    return (RESTIC, "prune")
+def prune_argv(*, retry_lock: str | None = None) -> tuple[str, ...]:
+    return (RESTIC, "prune", *(["--retry-lock", retry_lock] if retry_lock else []))
 
 
 def copy_argv(snapshot_ids: Sequence[str] = (), tags: Sequence[str] = ()) -> tuple[str, ...]:

@@ -29,6 +29,8 @@ from kubekeeper.repository.spec import RepoSpec
 
 log = logging.getLogger(__name__)
 
+#: seconds retention waits for the exclusive lock (restic --retry-lock, 0.16+)
+RETENTION_LOCK_WAIT = 60
 #: snapshot ids per `restic forget` call (argv stays far below ARG_MAX)
 FORGET_BATCH = 200
 #: seconds without progress before a restic run is stopped (KUBEKEEPER_STALL_TIMEOUT, --stall-timeout)
@@ -410,9 +412,10 @@ class Repository:
         leftovers = [s.id for s in everything if s not in complete]
         doomed = [snapshot_id for d in decisions for snapshot_id in d.remove] + leftovers
         if doomed and not dry_run:
-            self.forget_ids(doomed)
+            # an etcd follower's deltas hold the shared lock for a second every few seconds: wait for a gap
+            self.forget_ids(doomed, retry_lock=RETENTION_LOCK_WAIT)
             if prune:
-                self._run(commands.prune_argv(), writes=True)
+                self._run(commands.prune_argv(retry_lock=self._lock_wait(RETENTION_LOCK_WAIT)), writes=True)
         report = [d.as_json() for d in decisions]
         if leftovers:
             report.append({"series": "incomplete", "keep": [], "remove": leftovers})

@@ -7,6 +7,13 @@ cluster, and per kind the identity of the source), and the keep rules are restic
 snapshots newest first; `last` keeps the first N; `daily`/`weekly`/`monthly` keep the newest
 snapshot of each of the N most recent days/ISO weeks/months that have one. A snapshot kept by any
 rule is kept.
+
+etcd deltas (`kind:etcd-delta`, stored by the follower) are not a series of their own: each belongs
+to the chain of one full etcd snapshot (`chain=<its short id>`) and is kept exactly when that full
+snapshot is kept - a delta without its full snapshot cannot be restored, and a kept full snapshot
+keeps every point in time after it. When the snapshots looked at include no full etcd snapshot of a
+cluster at all (a selection that left them out), that cluster's deltas are kept: nothing is known
+about their chains.
 """
 
 from __future__ import annotations
@@ -76,8 +83,33 @@ def decide(snapshots: Iterable[Snapshot], retention: Retention) -> SeriesDecisio
     return decision
 
 
+#: the kind of the follower's deltas, and the kind of the full snapshots their chains begin with
+DELTA_KIND = "etcd-delta"
+FULL_KIND = "etcd"
+
+
 def plan(snapshots: Sequence[Snapshot], retention: Retention) -> list[SeriesDecision]:
     by_series: dict[str, list[Snapshot]] = defaultdict(list)
+    deltas: list[Snapshot] = []
     for snapshot in snapshots:
-        by_series[series_of(snapshot)].append(snapshot)
-    return [d for key in sorted(by_series) if (d := decide(by_series[key], retention)) is not None]
+        if kind_of(snapshot.tags) == DELTA_KIND:
+            deltas.append(snapshot)
+        else:
+            by_series[series_of(snapshot)].append(snapshot)
+    decisions = [d for key in sorted(by_series) if (d := decide(by_series[key], retention)) is not None]
+    return decisions + chain_decisions(deltas, snapshots, decisions)
+
+
+def chain_decisions(deltas: Sequence[Snapshot], snapshots: Sequence[Snapshot], decisions: Sequence[SeriesDecision]) -> list[SeriesDecision]:
+    """Each delta shares its full snapshot's fate (see the module's docstring)."""
+    kept = {snapshot_id for d in decisions for snapshot_id in d.keep}
+    fulls = [s for s in snapshots if kind_of(s.tags) == FULL_KIND]
+    clusters_with_fulls = {cluster_of(s.tags) for s in fulls}
+    fate: dict[str, bool] = {s.id[:8]: s.id in kept for s in fulls}
+    by_series: dict[str, SeriesDecision] = {}
+    for delta in sorted(deltas, key=lambda s: s.time, reverse=True):
+        decision = by_series.setdefault(series_of(delta), SeriesDecision(series_of(delta)))
+        cluster = cluster_of(delta.tags)
+        keep = fate.get(details_of(delta.tags).get("chain", ""), cluster not in clusters_with_fulls)
+        (decision.keep if keep else decision.remove).append(delta.id)
+    return [by_series[key] for key in sorted(by_series)]

@@ -152,3 +152,13 @@ def test_urls_in_the_file_are_checked_like_the_options() -> None:
     endpoints = MINIMAL.replace("[http://127.0.0.1:2379]", "['http://127.0.0.1:99999']")
     with pytest.raises(BadInput, match="c.yaml:3: etcd.endpoints: 'http://127.0.0.1:99999': port must be"):
         parse_config(endpoints, "c.yaml")
+
+
+def test_etcd_follow_is_off_by_default_and_its_values_are_checked() -> None:
+    assert not parse_config(MINIMAL, "c.yaml").etcd.follow.enabled
+    text = MINIMAL.replace("  endpoints: [http://127.0.0.1:2379]\n",
+                           "  endpoints: [http://127.0.0.1:2379]\n  follow: {enabled: true, delta_interval: 30s, max_buffer: 1GiB}\n")
+    follow = parse_config(text, "c.yaml").etcd.follow
+    assert follow.enabled and follow.delta_interval == "30s" and follow.full_interval == "24h" and follow.max_buffer == "1GiB"
+    with pytest.raises(BadInput, match="etcd.follow.delta_interval"):
+        parse_config(text.replace("30s", "often"), "c.yaml")

@@ -20,7 +20,7 @@ from kubekeeper.volumes.model import PvcRef
 VERSIONS = ["1.28.0", "1.31.0"]
 FULL = DeployOptions(registry="https://harbor.example", hook_namespaces=("db", "mq"), pushgateway="http://pushgateway.monitoring:9091",
                      backend_secret="s3-credentials", registry_secret="harbor-robot", time_zone="Europe/Berlin", cluster="prod-east",
-                     check_schedule="0 5 * * 0")
+                     check_schedule="0 5 * * 0", etcd_follow=True, etcd_follower_textfile_dir="/var/lib/node_exporter/textfile_collector")
 
 
 def by_kind(objects: list[dict], kind: str) -> list[dict]:
@@ -323,3 +323,23 @@ def test_write_is_stable(tmp_path: Path) -> None:
     first = [p.read_text() for p in write(render(FULL), tmp_path)]
     second = [p.read_text() for p in write(render(FULL), tmp_path)]
     assert first == second and not [t for t in first if "&id" in t]
+
+
+def test_the_etcd_follower_is_one_replica_never_two_at_once_with_the_same_three_files() -> None:
+    objects = render(FULL)
+    follower = by_kind(objects, "Deployment")
+    assert len(follower) == 1 and not by_kind(render(DeployOptions()), "Deployment")
+    spec = follower[0]["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert args[args.index("backup"):args.index("backup") + 3] == ["backup", "etcd", "--follow"]
+    assert args[args.index("--delta-interval") + 1] == "5s" and args[args.index("--full-interval") + 1] == "24h"
+    assert args[args.index("--metrics-file") + 1].startswith("/metrics/")
+    host_paths = sorted(v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v)
+    assert host_paths == ["/etc/kubernetes/pki/etcd/ca.crt", "/etc/kubernetes/pki/etcd/healthcheck-client.crt",
+                          "/etc/kubernetes/pki/etcd/healthcheck-client.key", "/var/lib/node_exporter/textfile_collector"]
+    assert pod["automountServiceAccountToken"] is False and pod["hostNetwork"] is True
+    assert "restartPolicy" not in pod  # a Deployment's pod restarts
+    with pytest.raises(BadInput, match="--etcd-delta-interval"):
+        DeployOptions(etcd_follow=True, etcd_delta_interval="soon")

@@ -62,3 +62,31 @@ def test_etcd_revisions_do_not_split_the_series() -> None:
     snaps = [snap(i, T0 - timedelta(hours=i), revision=1000 + i) for i in range(3)]
     decisions = plan(snaps, Retention(keep_last=1))
     assert len(decisions) == 1 and len(decisions[0].remove) == 2
+
+
+def chained(n: int, when: datetime, kind: str = "etcd", **details: object) -> Snapshot:
+    """Like restic's: the short id is the id's first 8 hex digits (the chain tag names a full by it)."""
+    return Snapshot(id=f"{n:08x}" + "f" * 56, short_id=f"{n:08x}", time=when, hostname="h", paths=("/x",),
+                    tags=tuple(snapshot_tags(kind, "prod", details)))
+
+
+def test_etcd_deltas_share_their_full_snapshots_fate() -> None:
+    """A delta is kept exactly when its chain's full snapshot is; an orphan delta goes; deltas never
+    count as snapshots of the etcd series (keep-last 1 keeps the newest full, not the newest delta)."""
+    old, new = chained(1, T0 - timedelta(days=1)), chained(2, T0 - timedelta(hours=1))
+    old_deltas = [chained(10 + i, T0 - timedelta(days=1) + timedelta(minutes=i + 1), "etcd-delta", chain=old.id[:8])
+                  for i in range(3)]
+    new_deltas = [chained(20 + i, T0 - timedelta(minutes=50 - i), "etcd-delta", chain=new.id[:8]) for i in range(3)]
+    orphan = chained(30, T0 - timedelta(days=2), "etcd-delta", chain="deadbeef")
+    decisions = plan([old, new, *old_deltas, *new_deltas, orphan], Retention(keep_last=1))
+    keep = {i for d in decisions for i in d.keep}
+    remove = {i for d in decisions for i in d.remove}
+    assert keep == {new.id, *(d.id for d in new_deltas)}
+    assert remove == {old.id, orphan.id, *(d.id for d in old_deltas)}
+
+
+def test_etcd_deltas_are_kept_when_no_full_snapshot_was_looked_at() -> None:
+    """A selection without full etcd snapshots (e.g. only the deltas' kind) decides nothing about chains."""
+    deltas = [chained(i, T0 - timedelta(minutes=i), "etcd-delta", chain="0000abcd") for i in range(3)]
+    decisions = plan(deltas, Retention(keep_last=1))
+    assert {i for d in decisions for i in d.keep} == {d.id for d in deltas}

@@ -18,8 +18,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ from kubekeeper.errors import BadInput, VerificationFailed
 from kubekeeper.etcd import restore as etcd_restore
 from kubekeeper.etcd.client import Endpoint, EtcdClient, TLSConfig, parse_endpoints
 from kubekeeper.etcd.relay import RelaySession
-from kubekeeper.etcd.snapshot import OpenSnapshot, SnapshotCheck, verify_file, with_leader_retries
+from kubekeeper.etcd.snapshot import OpenSnapshot, SnapshotCheck, SnapshotInfo, verify_file, with_leader_retries
 from kubekeeper.progress import Progress
 from kubekeeper.repository import (
     BackupSummary,
@@ -40,6 +41,7 @@ from kubekeeper.repository import (
     selection,
     snapshot_tags,
 )
+from kubekeeper.repository.tags import cluster_of
 
 if TYPE_CHECKING:  # cluster.yaml's schema (pydantic) is loaded by `backup all`, not by every backup
     from kubekeeper.config.schema import ClusterConfig
@@ -68,7 +70,13 @@ class EtcdTarget:
     member: etcd_restore.MemberRestore
     force: bool = False
     tool: Path | None = None  # etcdutl/etcdctl to restore with; default: found on PATH for the snapshot's version
-    bump: int = etcd_restore.DEFAULT_BUMP
+    #: None: the default bump, plus (after a replay) the distance to the newest revision the repository knows
+    bump: int | None = None
+    #: point in time: replay the snapshot's chain of deltas up to this revision or this time (None: all of it)
+    revision: int | None = None
+    at: datetime | None = None
+    #: False: restore the full snapshot alone, even if the follower stored deltas after it
+    replay: bool = True
 
 
 class EtcdSource:
@@ -84,12 +92,17 @@ class EtcdSource:
         tls = TLSConfig(cacert=section.cacert, cert=section.cert, key=section.key)
         return EtcdOrigin(tuple(parse_endpoints(section.endpoints, tls)), tls)
 
-    def back_up(self, repository: Repository, origin: EtcdOrigin, *, cluster: str, progress: Progress) -> BackupResult:
+    def back_up(self, repository: Repository, origin: EtcdOrigin, *, cluster: str, progress: Progress,
+                on_open: Callable[[SnapshotInfo], None] | None = None) -> BackupResult:
+        """`on_open` learns the snapshot's revision as its stream opens (the follower starts its watch
+        then, not after the upload, which may outlast the cluster's compaction interval)."""
         relayed = repository.has(features.STDIN_FROM_COMMAND)
         repository = repository.reporting(progress)
         with EtcdClient(list(origin.endpoints), origin.tls, origin.timeout) as client:
 
             def store(opened: OpenSnapshot) -> BackupSummary:
+                if on_open is not None:
+                    on_open(opened.info)
                 tags = snapshot_tags(KIND, cluster, opened.info.details())
                 if relayed:
                     return store_relayed(repository, opened, tags, host=cluster)
@@ -108,7 +121,10 @@ class EtcdSource:
 
     def restore(self, repository: Repository, snapshot: Snapshot, target: EtcdTarget, *, progress: Progress) -> RestoreResult:
         """Fetch, verify, and restore one member's data dir (the temp copy is always removed); the
-        revision is moved `target.bump` ahead when the tool can (see etcd/restore.py)."""
+        revision is moved `target.bump` ahead when the tool can (see etcd/restore.py). When the
+        follower stored deltas after the snapshot, they are replayed first (backup/etcd_chain.py)."""
+        from kubekeeper.backup import etcd_chain  # it builds on this module
+
         details = details_of(snapshot.tags)
         member = target.member
         recorded = details.get("members", "")
@@ -120,11 +136,27 @@ class EtcdSource:
         if member.data_dir.exists() and not target.force and not etcd_restore.is_empty_dir(member.data_dir):
             raise BadInput(f"--data-dir {member.data_dir} is not empty; pass --force to move it aside (it is never deleted)")
         tool = etcd_restore.find_tool(details.get("etcd_version", ""), target.tool)
-        applied = etcd_restore.effective_bump(tool, target.bump)
+        found = etcd_chain.chains(repository, cluster_of(snapshot.tags)) if target.replay else []
+        chain = next((c for c in found if c.full.id == snapshot.id), None)
         workdir = Path(tempfile.mkdtemp(prefix="kubekeeper-etcd-restore-"))  # mode 0700
+        point: dict[str, object] | None = None
         try:
-            snapshot_file, check = fetch_snapshot(repository.reporting(progress), snapshot, workdir)
-            before = etcd_restore.snapshot_revision(tool, snapshot_file)
+            if chain is not None and (chain.deltas or target.revision is not None or target.at is not None):
+                replayed = etcd_chain.replay(repository, etcd_chain.Target(chain, target.revision, target.at), tool, workdir, found)
+                etcd_chain.check_replayed(replayed)
+                snapshot_file, sha256 = replayed.snapshot_file, replayed.info.check.sha256 if replayed.info and replayed.info.check else ""
+                point = {"chain": chain.full.short_id, "target_revision": replayed.target_revision, "deltas": replayed.deltas,
+                         "events": replayed.events, "keys": replayed.keys, "highest_known_revision": replayed.highest_known}
+                if not sha256:
+                    sha256 = verify_file(snapshot_file).sha256
+                before = etcd_restore.snapshot_revision(tool, snapshot_file)
+                wanted = target.bump if target.bump is not None else etcd_chain.auto_bump(replayed.highest_known)
+            else:
+                snapshot_file, check = fetch_snapshot(repository.reporting(progress), snapshot, workdir)
+                sha256 = check.sha256
+                before = etcd_restore.snapshot_revision(tool, snapshot_file)
+                wanted = target.bump if target.bump is not None else etcd_restore.DEFAULT_BUMP
+            applied = etcd_restore.effective_bump(tool, wanted)
             moved = etcd_restore.restore_member(tool, snapshot_file, member, force=target.force, bump=applied)
             etcd_restore.check_restored(member.data_dir)
             after = etcd_restore.snapshot_revision(tool, member.data_dir / "member" / "snap" / "db")
@@ -135,11 +167,12 @@ class EtcdSource:
             "data_dir": str(member.data_dir),
             "moved_aside": str(moved) if moved else None,
             "tool": f"{tool.name} ({tool.kind})",
-            "sha256": check.sha256,
+            "sha256": sha256,
             "bump_revision": applied,
             "snapshot_revision": before,  # as `snapshot status` reads them: of the snapshot file,
             "restored_revision": after,  # and of the restored member's db
             "details": details,
+            "point_in_time": point,
         }
         return RestoreResult(KIND, snapshot.id, str(member.data_dir), report)
 
@@ -158,8 +191,9 @@ class EtcdSource:
         restored = etcd_restore.snapshot_revision(tool, member.data_dir / "member" / "snap" / "db")
         recorded = int(details["revision"]) if details.get("revision", "").isdigit() else None
         revision_problem(stored, restored, recorded, bump)
-        return Verified(f"sha256 {check.sha256[:12]}… ok, restored with {tool.name}, revision {stored} (recorded {recorded}), "
-                        f"{restored:,} after a bump of {bump:,}", check.size)
+        message = (f"sha256 {check.sha256[:12]}… ok, restored with {tool.name}, revision {stored} (recorded {recorded}), "
+                   f"{restored:,} after a bump of {bump:,}")
+        return Verified(message + verify_chain(repository, snapshot, tool, scratch), check.size)
 
     def describe(self, snapshot: Snapshot) -> str:
         return details_of(snapshot.tags).get("revision", "")
@@ -203,6 +237,29 @@ def fetch_snapshot(repository: Repository, snapshot: Snapshot, directory: Path) 
     with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
         repository.dump(snapshot.id, f"/{SNAPSHOT_FILENAME}", out)
     return target, verify_file(target)
+
+
+def verify_chain(repository: Repository, snapshot: Snapshot, tool: etcd_restore.RestoreTool, scratch: Path) -> str:
+    """Replay the snapshot's chain of deltas (if the follower stored any) in a scratch etcd: no revision
+    may be missing, and the result must hold the revision and the key count the last delta recorded."""
+    from kubekeeper.backup import etcd_chain  # it builds on this module
+
+    found = etcd_chain.chains(repository, cluster_of(snapshot.tags))
+    chain = next((c for c in found if c.full.id == snapshot.id), None)
+    if chain is None or not chain.deltas:
+        return ""
+    workdir = scratch / "chain"
+    workdir.mkdir(mode=0o700)
+    replayed = etcd_chain.replay(repository, etcd_chain.Target(chain), tool, workdir, found)
+    last = details_of(chain.deltas[-1].tags)
+    if replayed.target_revision != int(last["to"]):
+        raise VerificationFailed(f"chain of {snapshot.short_id}: replayed to revision {replayed.target_revision}, "
+                                 f"the last delta recorded {last['to']}")
+    if "keys" in last and int(last["keys"]) != replayed.keys:
+        raise VerificationFailed(f"chain of {snapshot.short_id}: {replayed.keys} keys after the replay, the last delta "
+                                 f"recorded {last['keys']} at revision {last['to']}")
+    return (f"; chain of {len(chain.deltas)} delta(s), {replayed.events:,} events replayed to revision "
+            f"{replayed.target_revision}, {replayed.keys:,} keys (recorded {last.get('keys', '?')})")
 
 
 def revision_problem(stored: int | None, restored: int | None, recorded: int | None, bump: int) -> None:
