@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import grpc
 
+from kubekeeper import metrics
 from kubekeeper.errors import BadInput, KubekeeperError, OperationFailed
 from kubekeeper.etcd.client import EtcdClient, WatchStream, describe_rpc_error
 from kubekeeper.etcd.delta import DELETE, PUT, Delta, Event
@@ -374,22 +375,23 @@ class Follower:
         path = self.settings.metrics_file
         if path is None:
             return
-        cluster = self.settings.cluster.replace("\\", "\\\\").replace('"', '\\"')
-        lines = [
-            "# HELP kubekeeper_etcd_follower_lag_seconds Seconds since the oldest etcd change not yet in the repository was seen.",
-            "# TYPE kubekeeper_etcd_follower_lag_seconds gauge",
-            f'kubekeeper_etcd_follower_lag_seconds{{cluster="{cluster}"}} {self.lag():.3f}',
-        ]
-        if self.last_stored_at is not None:
-            lines += [
-                "# HELP kubekeeper_etcd_follower_last_delta_timestamp_seconds When the follower last stored a delta.",
-                "# TYPE kubekeeper_etcd_follower_last_delta_timestamp_seconds gauge",
-                f'kubekeeper_etcd_follower_last_delta_timestamp_seconds{{cluster="{cluster}"}} {self.last_stored_at:.3f}',
-            ]
         try:
-            write_atomic(path, "\n".join(lines) + "\n")
+            write_atomic(path, follower_metrics_text(self.settings.cluster, self.lag(), self.last_stored_at))
         except OSError as exc:
             log.warning("cannot write metrics to %s: %s", path, exc)
+
+
+def follower_metrics_text(cluster: str, lag: float, last_stored_at: float | None) -> str:
+    """The follower's textfile for node-exporter: its lag, and when it last stored a delta (once it has),
+    under the names kubekeeper.metrics gives them (the alerts and dashboard query those)."""
+    label = cluster.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    samples = [(metrics.ETCD_FOLLOWER_LAG, f"{lag:.3f}")]
+    if last_stored_at is not None:
+        samples.append((metrics.ETCD_FOLLOWER_LAST_DELTA, f"{last_stored_at:.3f}"))
+    lines: list[str] = []
+    for metric, value in samples:
+        lines += [f"# HELP {metric.name} {metric.help}.", f"# TYPE {metric.name} gauge", f'{metric.name}{{cluster="{label}"}} {value}']
+    return "\n".join(lines) + "\n"
 
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}

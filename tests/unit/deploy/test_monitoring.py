@@ -2,9 +2,8 @@
 labels those metrics really carry, in PromQL that parses.
 
 The exported names and labels are read from the exporters' own output (the textfile `backup all`
-writes, the body and grouping key `deploy run` pushes), not from a list kept here. The etcd follower
-metrics come from kubekeeper.metrics alone: their exporter (the continuous etcd backup, issue 16) is
-not in this tree yet; when it lands, its output belongs in `exported()` too. promtool is not
+writes, the body and grouping key `deploy run` pushes), not from a list kept here. The etcd
+follower's come from the textfile `backup etcd --follow` writes. promtool is not
 available here, so a small PromQL parser (the subset Prometheus documents for selectors, aggregations
 with by/without, binary and set operators, function calls) stands in for `promtool check rules`.
 The PrometheusRule is validated against prometheus-operator's published CRD schema
@@ -24,6 +23,7 @@ from ruamel.yaml import YAML
 from kubekeeper import metrics
 from kubekeeper.deploy import monitoring, run
 from kubekeeper.deploy.render import DeployOptions, render
+from kubekeeper.etcd.follow import follower_metrics_text
 from kubekeeper.report import prometheus
 
 CRD = Path(__file__).parents[2] / "data" / "prometheus-operator" / "monitoring.coreos.com_prometheusrules.yaml"
@@ -44,8 +44,10 @@ def exported() -> dict[str, set[str]]:
         match = SAMPLE.match(line)
         if match:
             found[match["name"]] = set(keys)
-    for metric in metrics.ETCD_FOLLOWER:  # exporter: issue 16 (see the docstring)
-        found[metric.name] = set(metric.labels)
+    for line in follower_metrics_text("prod", 1.5, 2.0).splitlines():  # the continuous etcd backup's textfile
+        match = SAMPLE.match(line)
+        if match:
+            found[match["name"]] = {pair.split("=", 1)[0] for pair in (match["labels"] or "").split(",") if pair}
     return found
 
 
