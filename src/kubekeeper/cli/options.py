@@ -24,6 +24,7 @@ from kubekeeper.errors import BadInput
 from kubekeeper.names import check_cluster_name
 from kubekeeper.repository import Repository, RepoSpec
 from kubekeeper.repository.commands import COMPRESSION_MODES
+from kubekeeper.repository.retention import DELTA_KIND
 
 
 @dataclass
@@ -163,6 +164,7 @@ def repository_options(command: _Command) -> _Command:
 
 
 KIND_OPTION = typer.Option(None, "--kind", help=f"Only snapshots of this kind ({', '.join(sources.kinds())}).")
+LISTED_KIND_OPTION = typer.Option(None, "--kind", help=f"Only snapshots of this kind ({', '.join((*sources.kinds(), DELTA_KIND))}).")
 #: snapshots/restore/verify/repo copy/repo forget: only snapshots of this cluster, defaulting to
 #: $KUBEKEEPER_CLUSTER like the backups (a CronJob's environment selects the same cluster everywhere)
 CLUSTER_SELECT_OPTION = typer.Option(None, "--cluster", envvar="KUBEKEEPER_CLUSTER", show_envvar=True, callback=cluster_name,
@@ -175,3 +177,9 @@ CONTEXT_OPTION = typer.Option(None, "--context", help="kubeconfig context.")
 def kind_filter(kind: str | None) -> str | None:
     """--kind checked against the kinds of the registered data sources (backup/sources/)."""
     return sources.check_kind(kind)
+
+
+def listed_kind_filter(kind: str | None) -> str | None:
+    """--kind of `snapshots`: a source's kind, or the etcd follower's deltas (listed, not a source:
+    they are restored and forgotten with their full etcd snapshot)."""
+    return kind if kind == DELTA_KIND else kind_filter(kind)

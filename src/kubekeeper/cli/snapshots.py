@@ -9,10 +9,10 @@ from kubekeeper.backup.listing import filter_snapshots, set_tag
 from kubekeeper.cli.common import FORMAT_OPTION, Format
 from kubekeeper.cli.options import (
     CLUSTER_FILTER_OPTION,
-    KIND_OPTION,
+    LISTED_KIND_OPTION,
     REPOSITORY,
     RepositoryOptions,
-    kind_filter,
+    listed_kind_filter,
     repository_options,
 )
 from kubekeeper.report.console import print_json, stdout
@@ -28,7 +28,7 @@ def summary_keys(kind: str | None) -> tuple[str, ...]:
 
 @repository_options
 def snapshots_command(
-    kind: str = KIND_OPTION,
+    kind: str = LISTED_KIND_OPTION,
     cluster: str = CLUSTER_FILTER_OPTION,
     latest: int | None = typer.Option(None, "--latest", min=1, help="Only the newest N of each series (etcd, registry, each PVC)."),
     set_id: str | None = typer.Option(None, "--set", help="Only the snapshots of this backup set (the set= tag of `backup all`)."),
@@ -42,7 +42,7 @@ def snapshots_command(
     Example: kubekeeper snapshots --kind etcd --latest 1 --format json
     """
     repository = repo_options.open()
-    tags = selection(kind_filter(kind), cluster) + ([set_tag(set_id)] if set_id else [])
+    tags = selection(listed_kind_filter(kind), cluster) + ([set_tag(set_id)] if set_id else [])
     found = filter_snapshots(repository.snapshots(tags), tags=tag, paths=path, latest=latest)
     documents = [snapshot_json(s) for s in found]
     if output_format is Format.json:
