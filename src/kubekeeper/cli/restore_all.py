@@ -24,6 +24,9 @@ from kubekeeper.report.console import print_json
 from kubekeeper.report.progress import console_progress
 from kubekeeper.report.restore_set import restore_set_json, show_outcome, show_plan, show_report
 
+#: every member comes back as the set stored etcd (see etcd_steps), also on the hosts given a command
+SET_POINT = ("--no-replay",)
+
 MEMBER_OPTION = typer.Option([], "--member", help="NAME=DATA_DIR: an etcd member to restore on this host (repeatable); the other "
                              "members of --initial-cluster get their command printed.")
 
@@ -42,6 +45,9 @@ def _members(values: list[str]) -> dict[str, Path]:
 
 def etcd_steps(item: SetPart, *, initial_cluster: str | None, members: dict[str, Path], token: str, bump: int,
                tool: Path | None, force: bool) -> list[RestoreStep]:
+    """One step per member on this host. etcd comes back as the set stored it, without the follower's
+    later deltas: the set is one point in time, and its registry and volumes are from that point
+    (`restore etcd --at` brings etcd alone to a later one)."""
     from kubekeeper.backup.sources.etcd import EtcdTarget
 
     if not initial_cluster or not members:
@@ -52,7 +58,7 @@ def etcd_steps(item: SetPart, *, initial_cluster: str | None, members: dict[str,
         member = etcd_restore.MemberRestore.build(name, initial_cluster, data_dir, token=token)
         if data_dir.exists() and not force and not etcd_restore.is_empty_dir(data_dir):
             raise BadInput(f"--member {name}: {data_dir} is not empty; pass --force to move it aside (it is never deleted)")
-        steps.append(RestoreStep(item, EtcdTarget(member, force=force, tool=tool, bump=bump), f"etcd member {name}"))
+        steps.append(RestoreStep(item, EtcdTarget(member, force=force, tool=tool, bump=bump, replay=False), f"etcd member {name}"))
     return steps
 
 
@@ -93,7 +99,7 @@ def print_commands(parts: list[SetPart], *, cluster: str, repo_display: str, ini
             if not initial_cluster:
                 raise BadInput("--print-commands for a set with etcd needs --initial-cluster (or --skip etcd)")
             members = etcd_restore.parse_initial_cluster(initial_cluster)
-            for name, command in etcd_restore.member_commands(item.snapshot.id, members, "/var/lib/etcd", token, repo_display, cluster, bump):
+            for name, command in etcd_restore.member_commands(item.snapshot.id, members, "/var/lib/etcd", token, repo_display, cluster, bump, SET_POINT):
                 commands.append({"part": item.part, "name": f"etcd member {name}", "on": f"{name}'s host", "command": command})
         elif item.part == "registry":
             url = registry or config.registry.url or "REGISTRY_URL"
@@ -182,7 +188,7 @@ def _other_members(parts: list[SetPart], initial_cluster: str | None, members: d
         return []
     others = [m for m in etcd_restore.parse_initial_cluster(initial_cluster) if m.name not in members]
     everyone = etcd_restore.parse_initial_cluster(initial_cluster)
-    commands = dict(etcd_restore.member_commands(item.snapshot.id, everyone, "/var/lib/etcd", token, repo_display, cluster, bump))
+    commands = dict(etcd_restore.member_commands(item.snapshot.id, everyone, "/var/lib/etcd", token, repo_display, cluster, bump, SET_POINT))
     return [{"member": m.name, "command": commands[m.name]} for m in others]
 
 
