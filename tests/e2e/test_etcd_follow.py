@@ -102,13 +102,14 @@ def start_follower(cluster: EtcdCluster, repo: ResticRepo, log: Path, *extra: st
     return start_logged(argv, log)
 
 
-def wait_for(predicate, timeout: float = 30.0, what: str = "") -> None:
+def wait_for(predicate, timeout: float = 30.0, what: str = "", log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    tail = "\n".join(log.read_text().splitlines()[-25:]) if log is not None and log.exists() else ""
+    raise AssertionError(f"timed out waiting for {what}" + (f"; the follower's log ends:\n{tail}" if tail else ""))
 
 
 def make_leader(cluster: EtcdCluster, name: str) -> None:
@@ -312,10 +313,10 @@ def test_repository_outage_is_buffered_then_bounded(etcd_cluster_factory, restic
         with Writer(cluster):
             time.sleep(1.0)
             take_away()
-            wait_for(lambda: "not stored, kept in memory" in log.read_text(), what="a delta the repository did not take")
+            wait_for(lambda: "not stored, kept in memory" in log.read_text(), what="a delta the repository did not take", log=log)
             bring_back()
             stored = log.read_text().count("stored:")
-            wait_for(lambda: log.read_text().count("stored:") > stored, what="the buffered events stored")
+            wait_for(lambda: log.read_text().count("stored:") > stored, timeout=60, what="the buffered events stored", log=log)
         time.sleep(1.0)
         take_away()
         with Writer(cluster, rate=200):
